@@ -1,0 +1,107 @@
+"""The `moneytrail` command line: a thin layer over the stage packages."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from moneytrail.errors import UserError
+
+app = typer.Typer(
+    name="moneytrail",
+    help="Trace the payments behind live-streamed child sexual abuse.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option("--store", help="DuckDB warehouse file (default: under your data directory, or $MONEYTRAIL_STORE)."),
+]
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="Files or bundle directories to ingest.")],
+    format: Annotated[str | None, typer.Option("--format", help="Format id; detected when omitted.")] = None,
+    provider: Annotated[str | None, typer.Option("--provider", help="Provider name; from the folder when omitted.")] = None,
+    timezone: Annotated[str | None, typer.Option("--timezone", help="IANA zone for timestamps without an offset.")] = None,
+    store: StoreOption = None,
+) -> None:
+    """Ingest files or bundles into the warehouse."""
+    from moneytrail.ingest import ingest_paths
+    from moneytrail.store import Warehouse
+
+    with Warehouse(store) as wh:
+        report = ingest_paths(wh, files, fmt=format, provider=provider, timezone=timezone)
+    report.print(console)
+
+
+@app.command()
+def status(store: StoreOption = None) -> None:
+    """What the warehouse holds, per provider and format, and the quarantine count."""
+    from moneytrail.ingest.status import print_status
+    from moneytrail.store import Warehouse
+
+    with Warehouse(store) as wh:
+        print_status(wh, console)
+
+
+@app.command()
+def run(
+    bundle: Annotated[Path, typer.Argument(help="Bundle directory (see the data contract).")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the output files.")],
+    store: Annotated[
+        Path | None,
+        typer.Option("--store", help="DuckDB warehouse file (default: OUT/warehouse.duckdb)."),
+    ] = None,
+    model: Annotated[str, typer.Option("--model", help="default, or baseline (the published rule).")] = "default",
+) -> None:
+    """Ingest a bundle and write transaction_scores, subjects, subject_records and quarantine."""
+    from moneytrail.pipeline.run import run_batch
+
+    run_batch(bundle, out, store=store, model=model, console=console)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the demo world and results.")] = Path("moneytrail-demo"),
+    scale: Annotated[float, typer.Option("--scale", help="World size; 1 is about 50,000 transactions.")] = 0.2,
+    seed: Annotated[int, typer.Option("--seed")] = 7,
+    open_results: Annotated[bool, typer.Option("--open/--no-open", help="Show the results when done.")] = True,
+) -> None:
+    """Generate a synthetic world, run the whole pipeline on it, and show the results."""
+    from moneytrail.pipeline.demo import run_demo
+
+    run_demo(out, scale=scale, seed=seed, console=console, show=open_results)
+
+
+# Commands of the later stages register themselves here.
+def _register_stage_commands() -> None:
+    import importlib
+
+    for module in ("moneytrail.synth.cli", "moneytrail.evaluate.cli", "moneytrail.resolve.cli"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith(module.rsplit(".", 1)[0]):
+                continue
+            raise
+        mod.register(app)
+
+
+_register_stage_commands()
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as exc:
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+        sys.exit(2)

@@ -1,0 +1,283 @@
+"""Ingestion: every format of the data contract into the canonical tables.
+
+Each file is ingested in one transaction, keyed by its content hash: a file
+already ingested is skipped, and a run killed mid-file leaves no trace of
+that file, so a rerun ends with the same store as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+from moneytrail.ingest.bundle import BundlePlan, SourceFile, plan_bundle, plan_files
+from moneytrail.ingest.csv_formats import CSV_FORMATS, VALID_WALLET_TYPES
+from moneytrail.ingest.csv_reader import CSV_LOCATION_SQL, HeaderError, stage_csv
+from moneytrail.ingest.finish import FinishCounts, finish_stage
+from moneytrail.ingest.stage import STAGE_COLUMNS, Rejected
+from moneytrail.store import Warehouse, scalar
+
+
+@dataclass
+class FileResult:
+    source: SourceFile
+    loaded: int = 0
+    quarantined: int = 0
+    already_present: int = 0
+    skipped: bool = False  # the same file was ingested before
+
+
+@dataclass
+class IngestReport:
+    files: list[FileResult] = field(default_factory=list)
+    unrecognised: list[str] = field(default_factory=list)
+
+    @property
+    def loaded(self) -> int:
+        return sum(f.loaded for f in self.files)
+
+    @property
+    def quarantined(self) -> int:
+        return sum(f.quarantined for f in self.files)
+
+    def print(self, console: Console) -> None:
+        table = RichTable(title="Ingested", show_lines=False)
+        for col in ("file", "provider", "format", "loaded", "quarantined", "note"):
+            table.add_column(col, justify="right" if col in ("loaded", "quarantined") else "left")
+        for f in self.files:
+            note = "already ingested" if f.skipped else (
+                f"{f.already_present} already in store" if f.already_present else ""
+            )
+            table.add_row(f.source.rel, f.source.provider, f.source.format,
+                          f"{f.loaded:,}", f"{f.quarantined:,}", note)
+        console.print(table)
+        for rel in self.unrecognised:
+            console.print(f"[yellow]skipped[/] {rel}: not a format moneytrail reads")
+        console.print(f"{self.loaded:,} records loaded, {self.quarantined:,} quarantined.")
+
+
+def ingest_paths(
+    wh: Warehouse,
+    paths: list[Path],
+    *,
+    fmt: str | None = None,
+    provider: str | None = None,
+    timezone: str | None = None,
+    console: Console | None = None,
+) -> IngestReport:
+    return ingest_plan(wh, plan_files(paths, fmt, provider, timezone), console=console)
+
+
+def ingest_bundle(wh: Warehouse, bundle: Path, console: Console | None = None) -> IngestReport:
+    return ingest_plan(wh, plan_bundle(bundle), console=console)
+
+
+def ingest_plan(wh: Warehouse, plan: BundlePlan, console: Console | None = None) -> IngestReport:
+    report = IngestReport(unrecognised=plan.unrecognised)
+    if plan.fx_file is not None:
+        load_fx_rates(wh, plan.fx_file)
+    total = sum(f.path.stat().st_size for f in plan.files) or 1
+    with Progress(
+        TextColumn("[bold]ingest[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[file]}"),
+        TimeElapsedColumn(),
+        console=console or Console(stderr=True),
+        transient=True,
+        disable=console is None,
+    ) as progress:
+        task = progress.add_task("ingest", total=total, file="")
+        for source in plan.files:
+            progress.update(task, file=source.rel)
+            report.files.append(ingest_file(wh, source))
+            progress.advance(task, source.path.stat().st_size)
+    return report
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ingest_file(wh: Warehouse, source: SourceFile) -> FileResult:
+    result = FileResult(source)
+    sha = file_sha256(source.path)
+    con = wh.con
+    seen = scalar(
+        con, "SELECT count(*) FROM ingested_files WHERE sha256 = ? AND provider = ?", [sha, source.provider]
+    )
+    if seen:
+        result.skipped = True
+        return result
+    with wh.transaction():
+        if source.format == "platform-jsonl":
+            counts = _ingest_platform(con, source)
+        elif source.format == "pacs008":
+            counts = _ingest_pacs008(con, source)
+        else:
+            counts = _ingest_csv(con, source)
+        result.loaded, result.quarantined = counts.loaded, counts.quarantined
+        result.already_present = counts.already_present
+        con.execute(
+            "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [sha, source.rel, source.provider, source.format, result.loaded, result.quarantined,
+             datetime.now(UTC).replace(tzinfo=None)],
+        )
+    _drop_scratch(con)
+    return result
+
+
+def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the temporary tables and views a file's ingestion made."""
+    for name, kind in con.execute(
+        "SELECT table_name, table_type FROM information_schema.tables "
+        "WHERE table_schema = 'main' AND table_catalog = 'temp'"
+    ).fetchall():
+        con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS temp.main.{name}")
+
+
+def _quarantine(con: duckdb.DuckDBPyConnection, source: SourceFile, rejected: list[Rejected]) -> int:
+    if rejected:
+        con.executemany(
+            "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?)",
+            [[source.provider, source.rel, r.location, r.reason, r.raw] for r in rejected],
+        )
+    return len(rejected)
+
+
+def _ingest_csv(con: duckdb.DuckDBPyConnection, source: SourceFile) -> FinishCounts:
+    fmt = CSV_FORMATS[source.format]
+    try:
+        rejected = stage_csv(con, source.path, fmt)
+    except HeaderError as exc:
+        return FinishCounts(quarantined=_quarantine(con, source, [Rejected("line 1", str(exc))]))
+    # Required columns are checked by their staging column, reported by their own name.
+    reverse = {v: k for k, v in fmt.columns.items() if not v.startswith("'")}
+    required = [(reverse[c], c) for c in fmt.required if c in reverse]
+    checks: list[tuple[str, str]] = []
+    if fmt.id == "wallet-csv":
+        allowed = ", ".join(f"'{t}'" for t in VALID_WALLET_TYPES)
+        checks.append(
+            (f"lower(trim(txn_type)) NOT IN ({allowed})",
+             f"'unknown type: ' || txn_type || ' (expected one of {allowed.replace(chr(39), '')})'")
+        )
+    sides = {"remittance-csv": ("from", "to"), "card-csv": ("from", "to"), "wallet-csv": ()}[fmt.id]
+    counts = finish_stage(
+        con,
+        provider=source.provider,
+        source_file=source.rel,
+        fmt=fmt.id,
+        naive_tz=source.timezone,
+        required=required,
+        checks=checks,
+        required_countries=sides,
+        location_sql=CSV_LOCATION_SQL,
+    )
+    counts.quarantined += _quarantine(con, source, rejected)
+    return counts
+
+
+def _create_stage_table(con: duckdb.DuckDBPyConnection) -> None:
+    cols = ", ".join(f'"{c}" VARCHAR' for c in STAGE_COLUMNS)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE stage (ordinal BIGINT, {cols})")
+
+
+def _ingest_pacs008(con: duckdb.DuckDBPyConnection, source: SourceFile) -> FinishCounts:
+    from moneytrail.ingest.pacs008 import read_pacs008
+
+    _drop_scratch(con)
+    _create_stage_table(con)
+    rejected: list[Rejected] = []
+    ordinal = 0
+    for batch, bad in read_pacs008(source.path):
+        rejected += bad
+        n = batch.num_rows
+        if n:
+            ordinals = pa.array(range(ordinal + 1, ordinal + n + 1), pa.int64())
+            table = pa.Table.from_batches([batch]).add_column(0, "ordinal", ordinals)
+            con.register("stage_batch", table)
+            con.execute("INSERT INTO stage BY NAME SELECT * FROM stage_batch")
+            con.unregister("stage_batch")
+            ordinal += n
+    counts = finish_stage(
+        con,
+        provider=source.provider,
+        source_file=source.rel,
+        fmt="pacs008",
+        naive_tz=source.timezone,
+        required=[("record_id", "UETR, EndToEndId or TxId"), ("ts", "CreDtTm")],
+    )
+    counts.quarantined += _quarantine(con, source, rejected)
+    return counts
+
+
+_PLATFORM_TABLES = {
+    "referrals": ("provider", "record_id"),
+    "referral_subjects": ("provider", "record_id"),
+    "referral_identifiers": ("provider", "record_id", "kind", "value"),
+    "referral_ip_events": ("provider", "record_id", "seq"),
+    "referral_sessions": ("provider", "report_id", "seq"),
+}
+
+
+def _ingest_platform(con: duckdb.DuckDBPyConnection, source: SourceFile) -> FinishCounts:
+    from moneytrail.ingest.platform import read_platform_jsonl
+
+    records = read_platform_jsonl(
+        source.path, provider=source.provider, source_file=source.rel, timezone=source.timezone
+    )
+    counts = FinishCounts()
+    for table, key in _PLATFORM_TABLES.items():
+        data: pa.Table = getattr(records, table)
+        con.register("incoming", data)
+        match = " AND ".join(f"t.{k} IS NOT DISTINCT FROM i.{k}" for k in key)
+        inserted = scalar(
+            con,
+            f"INSERT INTO {table} SELECT * FROM incoming i "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})",
+        )
+        con.unregister("incoming")
+        if table == "referrals":
+            counts.loaded = int(inserted or 0)
+            counts.already_present = data.num_rows - counts.loaded
+    counts.quarantined = _quarantine(con, source, records.rejected)
+    return counts
+
+
+def load_fx_rates(wh: Warehouse, path: Path) -> int:
+    """Add a bundle's `fx_rates.csv` (date,currency,usd_per_unit) to the store's rates."""
+    from moneytrail.errors import UserError
+
+    source = "file:" + file_sha256(path)[:16]
+    try:
+        inserted = scalar(
+            wh.con,
+            f"""
+            INSERT INTO fx_rates
+            SELECT DISTINCT CAST(date AS DATE), upper(trim(currency)), CAST(usd_per_unit AS DOUBLE), '{source}'
+            FROM read_csv(?, header = true, all_varchar = true) r
+            WHERE NOT EXISTS (SELECT 1 FROM fx_rates f WHERE f.source = '{source}')
+            """,
+            [str(path)],
+        )
+    except duckdb.Error as exc:
+        raise UserError(
+            f"{path}: cannot read exchange rates ({str(exc).splitlines()[0]}); "
+            "it needs columns date,currency,usd_per_unit with ISO dates and decimal rates"
+        ) from exc
+    return int(inserted or 0)
+
+
+__all__ = ["IngestReport", "ingest_bundle", "ingest_file", "ingest_paths", "ingest_plan"]

@@ -1,0 +1,1 @@
+"""The batch run: the list of stages, and the files it writes."""

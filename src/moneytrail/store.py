@@ -1,0 +1,80 @@
+"""The warehouse: one DuckDB file holding the canonical tables.
+
+Ingestion writes each file inside one transaction, so a run killed mid-way
+leaves the store as it was before that file, and a rerun finishes the job.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import platformdirs
+
+from moneytrail.errors import UserError
+from moneytrail.schema import TABLES
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> Any:
+    """First column of the first row, reading the result to its end (DuckDB 2 wants that)."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0][0] if rows else None
+
+
+def default_store_path() -> Path:
+    env = os.environ.get("MONEYTRAIL_STORE")
+    if env:
+        return Path(env)
+    return Path(platformdirs.user_data_dir("moneytrail")) / "warehouse.duckdb"
+
+
+class Warehouse:
+    """A DuckDB warehouse with the canonical tables created."""
+
+    def __init__(self, path: str | Path | None = None, *, memory_limit: str | None = None):
+        self.path = Path(path) if path is not None else default_store_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(str(self.path))
+        except duckdb.IOException as exc:
+            raise UserError(
+                f"cannot open the store {self.path}: {exc}. Is another moneytrail process using it?"
+            ) from exc
+        self.con.execute("SET TimeZone = 'UTC'")
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        self.con.execute("SET preserve_insertion_order = true")
+        self.create_tables()
+
+    def create_tables(self) -> None:
+        from moneytrail.ingest.reference_tables import install_reference
+
+        for table in TABLES.values():
+            self.con.execute(table.ddl())
+        install_reference(self.con)
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def count(self, table: str) -> int:
+        return int(scalar(self.con, f"SELECT count(*) FROM {table}") or 0)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

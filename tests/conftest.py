@@ -1,0 +1,69 @@
+"""Shared fixtures: a fresh warehouse per test, and small hand-written bundles."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from moneytrail.store import Warehouse
+
+REMITTANCE_HEADER = [
+    "transfer_id", "created_at", "sender_id", "sender_name", "sender_dob", "sender_phone",
+    "sender_email", "sender_address", "sender_city", "sender_country", "sender_id_type",
+    "sender_id_number", "receiver_name", "receiver_phone", "receiver_city", "receiver_country",
+    "send_amount", "send_currency", "payout_amount", "payout_currency", "payout_method",
+    "payout_agent_id", "paid_out_at", "channel", "ip_address", "device_id", "purpose",
+]
+
+
+def remittance_row(**overrides: str) -> dict[str, str]:
+    row = {
+        "transfer_id": "T1",
+        "created_at": "2026-03-01T02:14:09+08:00",
+        "sender_id": "C1",
+        "sender_name": "SMITH John",
+        "sender_dob": "1971-05-02",
+        "sender_phone": "(202) 555-0143",
+        "sender_email": "JS@Example.com",
+        "sender_address": "1 Main St",
+        "sender_city": "Springfield",
+        "sender_country": "US",
+        "sender_id_type": "passport",
+        "sender_id_number": "X123",
+        "receiver_name": "Maria Santos",
+        "receiver_phone": "0917 555 0101",
+        "receiver_city": "Cebu",
+        "receiver_country": "PH",
+        "send_amount": "35.00",
+        "send_currency": "USD",
+        "payout_amount": "1960.00",
+        "payout_currency": "PHP",
+        "payout_method": "cash",
+        "payout_agent_id": "AG1",
+        "paid_out_at": "2026-03-01T03:00:00+08:00",
+        "channel": "web",
+        "ip_address": "203.0.113.7",
+        "device_id": "D1",
+        "purpose": "school fees",
+    }
+    row.update(overrides)
+    return row
+
+
+def write_csv(path: Path, rows: list[dict[str, str]], header: list[str] | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = header or list(dict.fromkeys(k for row in rows for k in row))
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
+    with Warehouse(tmp_path / "store.duckdb") as wh:
+        yield wh

@@ -1,0 +1,118 @@
+"""Property tests for the normalisers: total, idempotent, and right on known cases."""
+
+from __future__ import annotations
+
+import phonenumbers
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from moneytrail.normalise import (
+    country_code,
+    currency_code,
+    name_tokens,
+    normalise_email,
+    normalise_name,
+    normalise_phone,
+)
+from moneytrail.normalise.countries import all_country_codes
+from moneytrail.normalise.currencies import all_currency_codes
+
+
+@given(st.text())
+def test_name_normalisation_is_total_idempotent_and_ascii(text: str) -> None:
+    norm = normalise_name(text)
+    if norm is None:
+        return
+    assert norm == normalise_name(norm)
+    assert norm.isascii() and norm == norm.lower() and norm.strip() == norm
+    assert "  " not in norm
+    assert all(ch.isalnum() or ch == " " for ch in norm)
+
+
+@given(st.lists(st.sampled_from(["John", "SMITH", "Ma.", "Santos-Reyes", "José", "Ñuñez", "O'Brien"]), min_size=1))
+def test_name_tokens_keep_order_and_ignore_case(parts: list[str]) -> None:
+    upper = " ".join(p.upper() for p in parts)
+    lower = " ".join(p.lower() for p in parts)
+    assert name_tokens(upper) == name_tokens(lower)
+    assert name_tokens(" ".join(parts))[0] == name_tokens(parts[0])[0]
+
+
+@pytest.mark.parametrize(
+    ("raw", "norm"),
+    [("Ma. Santos-Reyes", "ma santos reyes"), ("  SMITH,  John ", "smith john"), ("José GARCÍA", "jose garcia"),
+     ("Nguyễn Văn An", "nguyen van an"), ("...", None), ("", None)],
+)
+def test_name_examples(raw: str, norm: str | None) -> None:
+    assert normalise_name(raw) == norm
+
+
+@given(st.text())
+def test_email_normalisation_is_total_and_idempotent(text: str) -> None:
+    norm = normalise_email(text)
+    if norm is not None:
+        assert normalise_email(norm) == norm and norm == norm.lower() and "@" in norm
+
+
+@given(st.from_regex(r"[a-z0-9._]{1,10}@[a-z0-9]{1,8}\.(com|ph|org)", fullmatch=True))
+def test_valid_emails_survive_case_and_spaces(email: str) -> None:
+    assert normalise_email(f"  {email.upper()} ") == email
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=25), st.sampled_from(["PH", "US", "AU", "GB", None]))
+def test_phone_normalisation_is_total_and_gives_e164(text: str, country: str | None) -> None:
+    norm = normalise_phone(text, country)
+    if norm is not None:
+        assert norm.startswith("+") and norm[1:].isdigit()
+        assert normalise_phone(norm, None) == norm
+
+
+_PH = ["+63 917 555 0101", "09175550101", "0917-555-0101", "639175550101", "+639175550101", "(0917) 555 0101"]
+
+
+@pytest.mark.parametrize("notation", _PH)
+def test_philippine_notations_agree(notation: str) -> None:
+    assert normalise_phone(notation, "PH") == "+639175550101"
+
+
+@settings(max_examples=100)
+@given(st.sampled_from(["PH", "US", "GB", "AU", "TH", "CO", "CA", "DE"]), st.integers(0, 10**6))
+def test_example_numbers_round_trip_in_every_notation(region: str, salt: int) -> None:
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    assert example is not None
+    e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+    national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+    international = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    assert normalise_phone(national, region) == e164
+    assert normalise_phone(international, None) == e164
+    assert normalise_phone("00" + e164[1:], None) == e164
+
+
+@given(st.sampled_from(all_country_codes()))
+def test_country_codes_round_trip_in_any_case(code: str) -> None:
+    assert country_code(code) == code
+    assert country_code(code.lower()) == code
+
+
+@pytest.mark.parametrize(("raw", "code"), [("Philippines", "PH"), ("PHL", "PH"), ("608", "PH"), ("UK", "GB"),
+                                           ("United States", "US"), ("Narnia", None), ("", None)])
+def test_country_examples(raw: str, code: str | None) -> None:
+    assert country_code(raw) == code
+
+
+@given(st.text(max_size=6))
+def test_country_code_is_total(text: str) -> None:
+    code = country_code(text)
+    assert code is None or code in all_country_codes()
+
+
+@given(st.sampled_from(all_currency_codes()))
+def test_currency_codes_round_trip(code: str) -> None:
+    assert currency_code(code.lower()) == code
+
+
+@given(st.text(max_size=5))
+def test_currency_code_is_total(text: str) -> None:
+    code = currency_code(text)
+    assert code is None or code in all_currency_codes()
