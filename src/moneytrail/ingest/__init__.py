@@ -20,8 +20,17 @@ from rich.table import Table as RichTable
 
 from moneytrail.ingest.bundle import BundlePlan, SourceFile, plan_bundle, plan_files
 from moneytrail.ingest.csv_formats import CSV_FORMATS, VALID_WALLET_TYPES
-from moneytrail.ingest.csv_reader import CSV_LOCATION_SQL, HeaderError, stage_csv
-from moneytrail.ingest.finish import FinishCounts, finish_stage
+from moneytrail.ingest.csv_reader import (
+    CSV_LOCATION_SQL,
+    HeaderError,
+    collect_rejects,
+    csv_view,
+    header_names,
+    install_reject_shift,
+    read_into_src,
+    salvage_file,
+)
+from moneytrail.ingest.finish import FinishCounts, Rules, check_into, load_checked
 from moneytrail.ingest.stage import STAGE_COLUMNS, Rejected
 from moneytrail.store import Warehouse, scalar
 
@@ -160,12 +169,11 @@ def _quarantine(con: duckdb.DuckDBPyConnection, source: SourceFile, rejected: li
 def _ingest_csv(con: duckdb.DuckDBPyConnection, source: SourceFile) -> FinishCounts:
     fmt = CSV_FORMATS[source.format]
     try:
-        rejected = stage_csv(con, source.path, fmt)
+        names = header_names(source.path, fmt)
     except HeaderError as exc:
         return FinishCounts(quarantined=_quarantine(con, source, [Rejected("line 1", str(exc))]))
     # Required columns are checked by their staging column, reported by their own name.
     reverse = {v: k for k, v in fmt.columns.items() if not v.startswith("'")}
-    required = [(reverse[c], c) for c in fmt.required if c in reverse]
     checks: list[tuple[str, str]] = []
     if fmt.id == "wallet-csv":
         allowed = ", ".join(f"'{t}'" for t in VALID_WALLET_TYPES)
@@ -173,17 +181,31 @@ def _ingest_csv(con: duckdb.DuckDBPyConnection, source: SourceFile) -> FinishCou
             (f"lower(trim(txn_type)) NOT IN ({allowed})",
              f"'unknown type: ' || txn_type || ' (expected one of {allowed.replace(chr(39), '')})'")
         )
-    sides = {"remittance-csv": ("from", "to"), "card-csv": ("from", "to"), "wallet-csv": ()}[fmt.id]
-    counts = finish_stage(
-        con,
-        provider=source.provider,
-        source_file=source.rel,
-        fmt=fmt.id,
-        naive_tz=source.timezone,
-        required=required,
+    rules = Rules(
+        required=[(reverse[c], c) for c in fmt.required if c in reverse],
         checks=checks,
-        required_countries=sides,
-        location_sql=CSV_LOCATION_SQL,
+        required_countries={"wallet-csv": ()}.get(fmt.id, ("from", "to")),
+    )
+    # Read the file; then read again, as files of their own, the lines a broken quote swallowed.
+    pending: list[tuple[Path, int | None]] = [(source.path, None)]
+    rejected: list[Rejected] = []
+    spans: list[tuple[int, int]] = []
+    while pending:
+        path, base_line = pending.pop(0)
+        read_into_src(con, path, names, base_line=base_line)
+        found = collect_rejects(con, base_line or 1)
+        rejected += found.rejected
+        if base_line is None:
+            spans = found.spans
+        else:
+            path.unlink()
+        pending += [(salvage_file(names, lines), line) for line, lines in found.salvage]
+    csv_view(con, "stage", fmt, names)
+    check_into(con, "stage", rules, source.timezone, first=True)
+    install_reject_shift(con, spans)
+    counts = load_checked(
+        con, provider=source.provider, source_file=source.rel, fmt=fmt.id,
+        naive_tz=source.timezone, location_sql=CSV_LOCATION_SQL,
     )
     counts.quarantined += _quarantine(con, source, rejected)
     return counts
@@ -191,7 +213,7 @@ def _ingest_csv(con: duckdb.DuckDBPyConnection, source: SourceFile) -> FinishCou
 
 def _create_stage_table(con: duckdb.DuckDBPyConnection) -> None:
     cols = ", ".join(f'"{c}" VARCHAR' for c in STAGE_COLUMNS)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE stage (ordinal BIGINT, {cols})")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE stage (ordinal BIGINT, fixed_line BIGINT, {cols})")
 
 
 def _ingest_pacs008(con: duckdb.DuckDBPyConnection, source: SourceFile) -> FinishCounts:
@@ -211,13 +233,10 @@ def _ingest_pacs008(con: duckdb.DuckDBPyConnection, source: SourceFile) -> Finis
             con.execute("INSERT INTO stage BY NAME SELECT * FROM stage_batch")
             con.unregister("stage_batch")
             ordinal += n
-    counts = finish_stage(
-        con,
-        provider=source.provider,
-        source_file=source.rel,
-        fmt="pacs008",
-        naive_tz=source.timezone,
-        required=[("record_id", "UETR, EndToEndId or TxId"), ("ts", "CreDtTm")],
+    rules = Rules(required=[("record_id", "UETR, EndToEndId or TxId"), ("ts", "CreDtTm")])
+    check_into(con, "stage", rules, source.timezone, first=True)
+    counts = load_checked(
+        con, provider=source.provider, source_file=source.rel, fmt="pacs008", naive_tz=source.timezone
     )
     counts.quarantined += _quarantine(con, source, rejected)
     return counts

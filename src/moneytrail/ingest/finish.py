@@ -1,10 +1,13 @@
 """Validate, convert and load a staged file: the one step every format shares.
 
-Input is the temporary view or table `stage` (see `stage.py`) plus a column
-`ordinal` (1-based record number in the file). Every record either lands in
-`transactions` and `parties`, or in `quarantine` with its location and reason;
-records already in the store (same provider and record id) are skipped, so
-ingesting a file twice adds nothing.
+A parser exposes its records as a relation in the staging shape (`stage.py`)
+with an `ordinal` (record number in the file), a `fixed_line` (physical line
+when known, else NULL) and a lazily computed `raw`. `check_into` reads that
+relation once into the temp table `checked`, converting and validating every
+field; `load_checked` then sends bad records to `quarantine` with location and
+reason, and good ones to `transactions` and `parties`. Records already in the
+store (same provider and record id) are skipped, so ingesting a file twice adds
+nothing.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from moneytrail.ingest.normalise_values import normalise_staged_values
-from moneytrail.ingest.stage import PARTY_FIELDS, SIDES
-from moneytrail.schema import PARTIES, TRANSACTIONS
+from moneytrail.ingest.normalise_values import normalise_checked_values
+from moneytrail.ingest.stage import PARTY_FIELDS, SIDES, STAGE_COLUMNS
+from moneytrail.schema import AMOUNT, PARTIES, TRANSACTIONS
 from moneytrail.store import scalar
 
 OFFSET = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
@@ -29,7 +32,19 @@ class FinishCounts:
     already_present: int = 0
 
 
-def _sql_str(value: str | None) -> str:
+@dataclass(frozen=True)
+class Rules:
+    """What makes a record of one format unreadable."""
+
+    # (staging column, the name the user knows it by) that must be non-empty
+    required: Sequence[tuple[str, str]] = ()
+    # (SQL condition over staging columns, SQL text of the reason)
+    checks: Sequence[tuple[str, str]] = ()
+    # sides whose country, when given, must be a known country
+    required_countries: Sequence[str] = ()
+
+
+def sql_str(value: str | None) -> str:
     if value is None:
         return "NULL"
     return "'" + value.replace("'", "''") + "'"
@@ -43,37 +58,34 @@ def parse_ts_sql(expr: str, naive_tz: str | None) -> str:
     """
     local = f"try_cast({expr} AS TIMESTAMP)"
     if naive_tz and naive_tz != "UTC":
-        local = f"CAST(timezone({_sql_str(naive_tz)}, {local}) AS TIMESTAMP)"
+        local = f"CAST(timezone({sql_str(naive_tz)}, {local}) AS TIMESTAMP)"
     return (
         f"CASE WHEN regexp_matches({expr}, '{OFFSET}') "
         f"THEN CAST(try_cast({expr} AS TIMESTAMPTZ) AS TIMESTAMP) ELSE {local} END"
     )
 
 
-def finish_stage(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    provider: str,
-    source_file: str,
-    fmt: str,
-    naive_tz: str | None,
-    required: Sequence[tuple[str, str]],
-    checks: Sequence[tuple[str, str]] = (),
-    required_countries: Sequence[str] = (),
-    location_sql: str = "location",
-) -> FinishCounts:
-    """Move `stage` into the canonical tables; call inside a transaction.
+def _country_key(expr: str) -> str:
+    return f"lower(trim(regexp_replace({expr}, '\\s+', ' ', 'g')))"
 
-    `required` pairs a staging column with the name the user knows it by;
-    `checks` pairs an SQL condition that makes a record unreadable with the
-    SQL text of its reason; `required_countries` lists the sides whose
-    country must be a known ISO 3166 country.
-    """
-    normalise_staged_values(con)
-    p_provider, p_file = _sql_str(provider), _sql_str(source_file)
 
+_RATES = """
+    SELECT currency AS fx_currency, date AS fx_date, max(usd_per_unit) AS usd_per_unit
+    FROM (
+        SELECT currency, date, usd_per_unit,
+               rank() OVER (PARTITION BY currency, date
+                            ORDER BY CASE WHEN source = 'builtin' THEN 1 ELSE 0 END) AS pref
+        FROM fx_rates
+    ) WHERE pref = 1 GROUP BY ALL
+"""
+
+
+def check_into(
+    con: duckdb.DuckDBPyConnection, relation: str, rules: Rules, naive_tz: str | None, *, first: bool
+) -> None:
+    """Read `relation` once into `checked`: staged fields, converted fields, and the reason if bad."""
     reasons: list[str] = [
-        f"WHEN nullif(trim({col}), '') IS NULL THEN 'missing {label}'" for col, label in required
+        f"WHEN nullif(trim({col}), '') IS NULL THEN 'missing {label}'" for col, label in rules.required
     ]
     reasons += [
         "WHEN ts_v IS NULL THEN 'bad timestamp: ' || coalesce(ts, '')",
@@ -84,169 +96,187 @@ def finish_stage(
     reasons += [
         f"WHEN {side}_country_v IS NULL AND nullif(trim({side}_country), '') IS NOT NULL "
         f"THEN 'unknown country: ' || {side}_country"
-        for side in required_countries
+        for side in rules.required_countries
     ]
-    reasons += [f"WHEN {cond} THEN {reason}" for cond, reason in checks]
+    reasons += [f"WHEN {cond} THEN {reason}" for cond, reason in rules.checks]
     reasons += [
         "WHEN usd_per_unit IS NULL THEN 'no USD rate for ' || currency_v || ' on ' "
         "|| CAST(CAST(ts_v AS DATE) AS VARCHAR) || ': add it to fx_rates.csv'",
-        "WHEN dup_rank > 1 THEN 'duplicate record id in file: ' || record_id",
     ]
-
     country_joins = "\n".join(
-        f"LEFT JOIN country_lookup c_{side} "
-        f"ON c_{side}.key = lower(trim(regexp_replace(s.{side}_country, '\\s+', ' ', 'g')))"
+        f"LEFT JOIN country_lookup c_{side} ON c_{side}.key = {_country_key(f's.{side}_country')}"
         for side in SIDES
     )
+    staged = ", ".join(f"p.{c}" for c in STAGE_COLUMNS if c != "raw")
+    target = "CREATE OR REPLACE TEMP TABLE checked AS" if first else "INSERT INTO checked BY NAME"
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE checked AS
+        {target}
         WITH parsed AS (
             SELECT s.*,
                 nullif(trim(s.record_id), '') AS rid,
                 {parse_ts_sql('trim(s.ts)', naive_tz)} AS ts_v,
-                try_cast(trim(s.amount) AS {_amount_type()}) AS amount_v,
+                try_cast(trim(s.amount) AS {AMOUNT}) AS amount_v,
                 cur.code AS currency_v,
-                {", ".join(f"c_{side}.alpha2 AS {side}_country_v" for side in SIDES)},
-                row_number() OVER (PARTITION BY nullif(trim(s.record_id), '') ORDER BY s.ordinal)
-                    AS dup_rank
-            FROM stage s
+                {", ".join(f"c_{side}.alpha2 AS {side}_country_v" for side in SIDES)}
+            FROM {relation} s
             LEFT JOIN currency_codes cur ON cur.code = upper(trim(s.currency))
             {country_joins}
+        ),
+        days AS (SELECT DISTINCT currency_v, CAST(ts_v AS DATE) AS day FROM parsed WHERE currency_v IS NOT NULL),
+        day_rates AS (
+            -- the latest rate on or before each (currency, day): a small as-of join
+            SELECT d.currency_v AS rate_currency, d.day AS rate_day, fx.usd_per_unit
+            FROM days d ASOF LEFT JOIN ({_RATES}) fx
+                ON fx.fx_currency = d.currency_v AND d.day >= fx.fx_date
+        ),
+        judged AS (
+            SELECT p.*, r.usd_per_unit, CASE {" ".join(reasons)} END AS reason
+            FROM parsed p
+            LEFT JOIN day_rates r ON r.rate_currency = p.currency_v AND r.rate_day = CAST(p.ts_v AS DATE)
         )
-        SELECT p.ordinal, p.rid, p.ts_v, p.amount_v, p.currency_v,
-            {", ".join(f"p.{side}_country_v" for side in SIDES)}, fx.usd_per_unit,
-            CASE {" ".join(reasons)} END AS reason
-        FROM parsed p
-        ASOF LEFT JOIN (
-            SELECT currency AS fx_currency, date AS fx_date, max(usd_per_unit) AS usd_per_unit
-            FROM (
-                SELECT currency, date, usd_per_unit,
-                       rank() OVER (PARTITION BY currency, date
-                                    ORDER BY CASE WHEN source = 'builtin' THEN 1 ELSE 0 END) AS pref
-                FROM fx_rates
-            ) WHERE pref = 1 GROUP BY ALL
-        ) fx ON fx.fx_currency = p.currency_v AND CAST(p.ts_v AS DATE) >= fx.fx_date
+        SELECT p.ordinal, p.fixed_line, {staged}, p.rid, p.ts_v, p.amount_v, p.currency_v,
+               {", ".join(f"p.{side}_country_v" for side in SIDES)}, p.usd_per_unit, p.reason,
+               CASE WHEN p.reason IS NOT NULL THEN left(p.raw, 500) END AS raw
+        FROM judged p
         """
     )
 
-    counts = FinishCounts()
-    quarantined = scalar(
-        con,
-        f"""
-        INSERT INTO quarantine
-        SELECT {p_provider}, {p_file}, {location_sql}, checked.reason, left(coalesce(s.raw, ''), 500)
-        FROM checked JOIN stage s USING (ordinal) WHERE checked.reason IS NOT NULL
-        ORDER BY ordinal
-        """,
-    )
-    counts.quarantined = int(quarantined or 0)
 
+def load_checked(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    provider: str,
+    source_file: str,
+    fmt: str,
+    naive_tz: str | None,
+    location_sql: str = "location",
+) -> FinishCounts:
+    """Quarantine the bad records of `checked` and load the good ones; call inside a transaction."""
+    p_provider, p_file = sql_str(provider), sql_str(source_file)
+    # A record id seen earlier in the same file: the first one wins.
+    con.execute(
+        """
+        UPDATE checked SET reason = 'duplicate record id in file: ' || checked.rid
+        FROM (
+            SELECT ordinal FROM (
+                SELECT ordinal, row_number() OVER (PARTITION BY rid ORDER BY ordinal) AS n
+                FROM checked WHERE reason IS NULL
+            ) WHERE n > 1
+        ) d
+        WHERE checked.ordinal = d.ordinal
+        """
+    )
+    counts = FinishCounts()
+    counts.quarantined = int(
+        scalar(
+            con,
+            f"""
+            INSERT INTO quarantine
+            SELECT {p_provider}, {p_file}, {location_sql}, reason, coalesce(raw, '')
+            FROM checked WHERE reason IS NOT NULL ORDER BY ordinal
+            """,
+        )
+        or 0
+    )
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE accepted AS
-        SELECT c.* FROM checked c
-        WHERE c.reason IS NULL
-          AND NOT EXISTS (
-            SELECT 1 FROM transactions t WHERE t.provider = {p_provider} AND t.record_id = c.rid
-          )
+        UPDATE checked SET reason = 'already in store'
+        WHERE reason IS NULL
+          AND rid IN (SELECT record_id FROM transactions WHERE provider = {p_provider})
         """
     )
-    valid = int(scalar(con, "SELECT count(*) FROM checked WHERE reason IS NULL"))
-    counts.loaded = int(scalar(con, "SELECT count(*) FROM accepted"))
-    counts.already_present = valid - counts.loaded
+    valid = int(scalar(con, "SELECT count(*) FROM checked WHERE reason IS NULL OR reason = 'already in store'"))
+    normalise_checked_values(con)
 
     local_ts = "timezone(coalesce(tz.tz, {tz}), CAST(c.ts_v AS TIMESTAMPTZ))".format(
-        tz=_sql_str(naive_tz or "UTC")
+        tz=sql_str(naive_tz or "UTC")
     )
     txn_values = {
         "provider": p_provider,
         "record_id": "c.rid",
-        "format": _sql_str(fmt),
+        "format": sql_str(fmt),
         "source_file": p_file,
-        "txn_type": "lower(nullif(trim(s.txn_type), ''))",
+        "txn_type": "lower(nullif(trim(c.txn_type), ''))",
         "ts_utc": "c.ts_v",
         "local_hour": f"CAST(hour({local_ts}) AS SMALLINT)",
         "amount": "c.amount_v",
         "currency": "c.currency_v",
         "amount_usd": "round(CAST(c.amount_v AS DOUBLE) * c.usd_per_unit, 4)",
-        "fee": f"try_cast(trim(s.fee) AS {_amount_type()})",
-        "payout_amount": f"try_cast(trim(s.payout_amount) AS {_amount_type()})",
-        "payout_currency": "upper(nullif(trim(s.payout_currency), ''))",
-        "payout_method": "lower(nullif(trim(s.payout_method), ''))",
-        "payout_agent_id": "nullif(trim(s.payout_agent_id), '')",
-        "paid_out_at": parse_ts_sql("nullif(trim(s.paid_out_at), '')", naive_tz),
-        "channel": "lower(nullif(trim(s.channel), ''))",
-        "memo": "nullif(trim(s.memo), '')",
-        "purpose_code": "nullif(trim(s.purpose_code), '')",
-        "mcc": "nullif(trim(s.mcc), '')",
-        "merchant_id": "nullif(trim(s.merchant_id), '')",
-        "merchant_name": "nullif(trim(s.merchant_name), '')",
+        "fee": f"try_cast(trim(c.fee) AS {AMOUNT})",
+        "payout_amount": f"try_cast(trim(c.payout_amount) AS {AMOUNT})",
+        "payout_currency": "upper(nullif(trim(c.payout_currency), ''))",
+        "payout_method": "lower(nullif(trim(c.payout_method), ''))",
+        "payout_agent_id": "nullif(trim(c.payout_agent_id), '')",
+        "paid_out_at": parse_ts_sql("nullif(trim(c.paid_out_at), '')", naive_tz),
+        "channel": "lower(nullif(trim(c.channel), ''))",
+        "memo": "nullif(trim(c.memo), '')",
+        "purpose_code": "nullif(trim(c.purpose_code), '')",
+        "mcc": "nullif(trim(c.mcc), '')",
+        "merchant_id": "nullif(trim(c.merchant_id), '')",
+        "merchant_name": "nullif(trim(c.merchant_name), '')",
         "sender_country": "c.from_country_v",
         "receiver_country": "coalesce(c.ben_country_v, c.to_country_v)",
-        "ip_address": "nullif(trim(s.ip_address), '')",
-        "device_id": "nullif(trim(s.device_id), '')",
-        "extra": "nullif(s.extra, '{}')",
+        "ip_address": "nullif(trim(c.ip_address), '')",
+        "device_id": "nullif(trim(c.device_id), '')",
+        "extra": "nullif(c.extra, '{}')",
     }
     assert list(txn_values) == TRANSACTIONS.names
-    con.execute(
-        f"""
-        INSERT INTO transactions
-        SELECT {", ".join(txn_values.values())}
-        FROM accepted c JOIN stage s USING (ordinal) LEFT JOIN country_tz tz ON tz.country = c.from_country_v
-        ORDER BY ordinal
-        """
-    )
-
-    side_selects = []
-    for side in SIDES:
-        v = {f: f"s.{side}_{f}" for f in PARTY_FIELDS}
-        cols = {
-            "provider": p_provider,
-            "record_id": "c.rid",
-            "party": v["party"],
-            "side": _sql_str("from" if side == "from" else "to"),
-            "name": f"nullif(trim({v['name']}), '')",
-            "name_norm": f"n_{side}.norm",
-            "dob": f"try_cast(trim({v['dob']}) AS DATE)",
-            "phone": f"nullif(trim({v['phone']}), '')",
-            "phone_e164": f"ph_{side}.norm",
-            "email": f"em_{side}.norm",
-            "address": f"nullif(trim({v['address']}), '')",
-            "city": f"nullif(trim({v['city']}), '')",
-            "country": f"c.{side}_country_v",
-            "account": f"nullif(trim({v['account']}), '')",
-            "account_kind": f"CASE WHEN nullif(trim({v['account']}), '') IS NOT NULL THEN {v['account_kind']} END",
-            "agent_bic": f"nullif(trim({v['agent_bic']}), '')",
-            "id_type": f"nullif(trim({v['id_type']}), '')",
-            "id_number": f"nullif(trim({v['id_number']}), '')",
-        }
-        assert list(cols) == PARTIES.names
-        side_selects.append(
+    counts.loaded = int(
+        scalar(
+            con,
             f"""
-            SELECT ordinal, {", ".join(f"{e} AS {c}" for c, e in cols.items())}
-            FROM accepted c JOIN stage s USING (ordinal)
-            LEFT JOIN stage_norm n_{side}
-                ON n_{side}.kind = 'name' AND n_{side}.value = s.{side}_name AND n_{side}.hint = ''
-            LEFT JOIN stage_norm em_{side}
-                ON em_{side}.kind = 'email' AND em_{side}.value = s.{side}_email AND em_{side}.hint = ''
-            LEFT JOIN stage_norm ph_{side}
-                ON ph_{side}.kind = 'phone' AND ph_{side}.value = s.{side}_phone
-                AND ph_{side}.hint = coalesce(c.{side}_country_v, '')
-            WHERE s.{side}_party IS NOT NULL
-            """
+            INSERT INTO transactions
+            SELECT {", ".join(txn_values.values())}
+            FROM checked c LEFT JOIN country_tz tz ON tz.country = c.from_country_v
+            WHERE c.reason IS NULL
+            """,
         )
+        or 0
+    )
+    counts.already_present = valid - counts.loaded
+
+    # Unpivot the sides first, then join the normalised values once per kind.
+    side_selects = [
+        f"""
+        SELECT c.rid, {sql_str("from" if side == "from" else "to")} AS side,
+               c.{side}_country_v AS country_v,
+               {", ".join(f"c.{side}_{f} AS {f}" for f in PARTY_FIELDS)}
+        FROM checked c
+        WHERE c.reason IS NULL AND c.{side}_party IS NOT NULL
+        """
+        for side in SIDES
+    ]
+    cols = {
+        "provider": p_provider,
+        "record_id": "u.rid",
+        "party": "u.party",
+        "side": "u.side",
+        "name": "nullif(trim(u.name), '')",
+        "name_norm": "n.norm",
+        "dob": "try_cast(trim(u.dob) AS DATE)",
+        "phone": "nullif(trim(u.phone), '')",
+        "phone_e164": "ph.norm",
+        "email": "em.norm",
+        "address": "nullif(trim(u.address), '')",
+        "city": "nullif(trim(u.city), '')",
+        "country": "u.country_v",
+        "account": "nullif(trim(u.account), '')",
+        "account_kind": "CASE WHEN nullif(trim(u.account), '') IS NOT NULL THEN u.account_kind END",
+        "agent_bic": "nullif(trim(u.agent_bic), '')",
+        "id_type": "nullif(trim(u.id_type), '')",
+        "id_number": "nullif(trim(u.id_number), '')",
+    }
+    assert list(cols) == PARTIES.names
     con.execute(
         f"""
         INSERT INTO parties
-        SELECT * EXCLUDE (ordinal) FROM ({" UNION ALL ".join(side_selects)})
-        ORDER BY ordinal, side
+        SELECT {", ".join(cols.values())}
+        FROM ({" UNION ALL ".join(side_selects)}) u
+        LEFT JOIN stage_norm n ON n.kind = 'name' AND n.value = u.name AND n.hint = ''
+        LEFT JOIN stage_norm em ON em.kind = 'email' AND em.value = u.email AND em.hint = ''
+        LEFT JOIN stage_norm ph
+            ON ph.kind = 'phone' AND ph.value = u.phone AND ph.hint = coalesce(u.country_v, '')
         """
     )
     return counts
-
-
-def _amount_type() -> str:
-    from moneytrail.schema import AMOUNT
-
-    return AMOUNT

@@ -1,8 +1,9 @@
-"""Normalise the distinct names, emails and phones of a staged file.
+"""Normalise the distinct names, emails and phones of a checked file.
 
 Only values not seen before are normalised, once each, with the Python
-normalisers; rows then join the results. A national phone notation depends
-on the party's country, so phones are keyed by (value, country).
+normalisers; rows then join the results (`stage_norm`, the values this file
+needs). A national phone notation depends on the party's country, so phones
+are keyed by (value, country).
 """
 
 from __future__ import annotations
@@ -14,24 +15,20 @@ from moneytrail.ingest.stage import SIDES
 from moneytrail.normalise import normalise_email, normalise_name, normalise_phone
 
 
-def normalise_staged_values(con: duckdb.DuckDBPyConnection) -> int:
-    names = " UNION ".join(
-        f"SELECT 'name' AS kind, {s}_name AS value, '' AS hint FROM stage WHERE {s}_name IS NOT NULL"
-        for s in SIDES
-    )
-    emails = " UNION ".join(
-        f"SELECT 'email', {s}_email, '' FROM stage WHERE {s}_email IS NOT NULL" for s in SIDES
-    )
-    phones = " UNION ".join(
-        f"""SELECT 'phone', s.{s}_phone, coalesce(c.alpha2, '') FROM stage s
-            LEFT JOIN country_lookup c
-              ON c.key = lower(trim(regexp_replace(s.{s}_country, '\\s+', ' ', 'g')))
-            WHERE s.{s}_phone IS NOT NULL"""
-        for s in SIDES
-    )
+def normalise_checked_values(con: duckdb.DuckDBPyConnection) -> int:
+    good = "reason IS NULL"
+    parts = []
+    for s in SIDES:
+        parts.append(f"SELECT 'name' AS kind, {s}_name AS value, '' AS hint FROM checked WHERE {good} AND {s}_name IS NOT NULL")
+        parts.append(f"SELECT 'email', {s}_email, '' FROM checked WHERE {good} AND {s}_email IS NOT NULL")
+        parts.append(
+            f"SELECT 'phone', {s}_phone, coalesce({s}_country_v, '') FROM checked "
+            f"WHERE {good} AND {s}_phone IS NOT NULL"
+        )
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE stage_values AS "
-        f"SELECT DISTINCT kind, value, hint FROM ({names} UNION {emails} UNION {phones})"
+        "CREATE OR REPLACE TEMP TABLE stage_values AS SELECT DISTINCT kind, value, hint FROM ("
+        + " UNION ALL ".join(parts)
+        + ")"
     )
     new = con.execute(
         """
@@ -44,7 +41,6 @@ def normalise_staged_values(con: duckdb.DuckDBPyConnection) -> int:
     ).fetchall()
     if new:
         _insert(con, new)
-    # The values this file needs, as a small table to join rows against.
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE stage_norm AS
@@ -56,13 +52,12 @@ def normalise_staged_values(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _insert(con: duckdb.DuckDBPyConnection, new: list[tuple[str, str, str]]) -> None:
-    norms = [_normalise(kind, value, hint) for kind, value, hint in new]
     batch = pa.table(
         {
             "kind": [r[0] for r in new],
             "value": [r[1] for r in new],
             "hint": [r[2] for r in new],
-            "norm": norms,
+            "norm": [_normalise(kind, value, hint) for kind, value, hint in new],
         }
     )
     con.register("new_normalised", batch)
