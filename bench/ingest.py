@@ -79,7 +79,7 @@ def main() -> None:
     for i in range(args.repeat):
         secs, rows = duckdb_read_alone([f.path for f in csv_files])
         duck.append(secs)
-        secs, n = ingest_files(work / f"csv{i}.duckdb", csv_files)
+        secs, _ = ingest_files(work / f"csv{i}.duckdb", csv_files)
         ours.append(secs)
         secs, nx = ingest_files(work / f"xml{i}.duckdb", xml_files)
         xml.append(secs)

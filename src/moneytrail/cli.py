@@ -86,7 +86,7 @@ def demo(
 def _register_stage_commands() -> None:
     import importlib
 
-    for module in ("moneytrail.synth.cli", "moneytrail.evaluate.cli", "moneytrail.resolve.cli"):
+    for module in ("moneytrail.synth.cli", "moneytrail.evaluate.cli", "moneytrail.resolve.cli", "moneytrail.scoring.cli", "moneytrail.referrals.cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -191,3 +191,17 @@ def test_wallet_and_card_formats(warehouse: Warehouse, tmp_path: Path) -> None:
     assert ("K1", "cardholder", "tok_1", "card") in parties and ("K1", "merchant", "M9", "merchant") in parties
     assert ("W1", "payer", "A1", "wallet") in parties
     assert rows(warehouse, "SELECT location, reason FROM quarantine")[0][1].startswith("unknown type: teleport")
+
+
+def test_crlf_file_with_a_short_record_keeps_line_numbers(warehouse: Warehouse, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "b" / "p" / "f.csv", [remittance_row(transfer_id=f"G{i}") for i in range(4)],
+                     REMITTANCE_HEADER)
+    lines = path.read_text().splitlines()
+    lines[2] = "G1,2026-01-01"  # too few columns
+    lines[4] = lines[4].replace("35.00", "--")
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    ingest_bundle(warehouse, tmp_path / "b")
+    got = sorted(rows(warehouse, "SELECT location, reason FROM quarantine"))
+    assert [g[0] for g in got] == ["line 3", "line 5"]
+    assert "missing columns" in got[0][1] and got[1][1] == "bad amount: --"
+    assert warehouse.count("transactions") == 2

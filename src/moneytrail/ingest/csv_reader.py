@@ -129,7 +129,8 @@ def collect_rejects(con: duckdb.DuckDBPyConnection, base_line: int) -> Rejects:
         """
     ).fetchall()
     for line, kind, msg, raw in rows:
-        lines = (raw or "").rstrip("\r\n").split("\n")
+        # DuckDB may prefix the record with the previous line's end on CRLF files.
+        lines = [part.rstrip("\r") for part in (raw or "").strip("\r\n").split("\n")]
         true_line = line + base_line - 1
         reason = f"unreadable CSV record ({str(kind).lower()}): {_first_sentence(msg)}"
         out.rejected.append(Rejected(f"line {true_line}", reason, lines[0]))
