@@ -1,0 +1,267 @@
+"""Time alignment of payments with platform sessions and logins.
+
+- ``aligned_payments``: a payment from subject A to subject B close in time
+  to a session of one referral between A's and B's accounts (either
+  direction): the session starts within the window after the payment
+  (``payment_first``: 0 <= start - paid <= window) or the payment follows the
+  session start within the window (``session_first``: 0 < paid - start <=
+  window). ``gap_minutes`` is the absolute distance, in minutes. The payer is
+  a subject linked to one end; the payee a subject linked to the other end or
+  a party named like it (a shared word of 3+ letters). When the payer is
+  linked to no referral subject at all, a payer named like one end paying a
+  subject linked to the other end also counts. Per session, payer and order,
+  the payment closest to the session start is kept.
+- login-time match: a payment whose sender-local hour equals, within
+  ±``login_hour_tolerance``, the sender-local hour of an IP event of a
+  referral account linked to the sender, no more than ``login_window_days``
+  apart. The login's local hour is computed with the payment's own UTC offset
+  (``local_hour - hour(ts_utc)``).
+
+All in DuckDB SQL over the whole store.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from moneytrail.referrals import tables as T
+from moneytrail.referrals.config import ReferralSettings
+
+
+def _linked_payments(con: duckdb.DuckDBPyConnection) -> None:
+    """Payments with a linked subject on either side, with both subjects."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ref_linked_subjects AS
+        SELECT DISTINCT referral_provider, referral_record_id, subject_id FROM referral_links
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ref_pay AS
+        WITH sides AS (
+          SELECT p.provider, p.record_id, p.side, sr.subject_id
+          FROM parties p
+          JOIN subject_records sr ON sr.provider = p.provider AND sr.record_id = p.record_id
+           AND sr.party = p.party
+          WHERE sr.subject_id IN (SELECT subject_id FROM _ref_linked_subjects)
+        )
+        SELECT t.provider, t.record_id, t.ts_utc, t.local_hour,
+               f.subject_id AS from_subject, o.subject_id AS to_subject
+        FROM transactions t
+        JOIN (SELECT DISTINCT provider, record_id FROM sides) k USING (provider, record_id)
+        LEFT JOIN sides f ON f.provider = t.provider AND f.record_id = t.record_id AND f.side = 'from'
+        LEFT JOIN sides o ON o.provider = t.provider AND o.record_id = t.record_id AND o.side = 'to'
+        """
+    )
+    # payees of payments by linked subjects, with their subject and name tokens
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _ref_payee AS
+        SELECT DISTINCT p.provider, p.record_id, sr.subject_id,
+               {_TOKENS.format(col="p.name_norm")} AS tokens
+        FROM parties p
+        LEFT JOIN subject_records sr ON sr.provider = p.provider AND sr.record_id = p.record_id
+         AND sr.party = p.party
+        WHERE p.side = 'to'
+          AND (p.provider, p.record_id) IN (SELECT (provider, record_id) FROM _ref_pay
+                                           WHERE from_subject IS NOT NULL)
+        """
+    )
+    # payers not linked to any referral subject, of payments to linked subjects
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _ref_payer AS
+        SELECT DISTINCT p.provider, p.record_id, x.ts_utc, x.to_subject, sr.subject_id,
+               {_TOKENS.format(col="p.name_norm")} AS tokens
+        FROM parties p
+        JOIN (SELECT DISTINCT provider, record_id, ts_utc, to_subject FROM _ref_pay
+              WHERE from_subject IS NULL AND to_subject IS NOT NULL) x
+          ON x.provider = p.provider AND x.record_id = p.record_id
+        LEFT JOIN subject_records sr ON sr.provider = p.provider AND sr.record_id = p.record_id
+         AND sr.party = p.party
+        WHERE p.side = 'from'
+        """
+    )
+    # the names a referral subject goes by: its display name and its linked subjects' names
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _ref_end_tokens AS
+        SELECT referral_provider, referral_record_id, list_distinct(flatten(list(tokens))) AS tokens
+        FROM (
+          SELECT s.provider AS referral_provider, s.record_id AS referral_record_id,
+                 {_TOKENS.format(col="s.name_norm")} AS tokens
+          FROM referral_subjects s
+          UNION ALL
+          SELECT DISTINCT l.referral_provider, l.referral_record_id,
+                 {_TOKENS.format(col="p.name_norm")}
+          FROM _ref_linked_subjects l
+          JOIN subject_records sr ON sr.subject_id = l.subject_id
+          JOIN parties p ON p.provider = sr.provider AND p.record_id = sr.record_id
+           AND p.party = sr.party
+        ) GROUP BY ALL
+        """
+    )
+
+
+# name tokens of three letters or more
+_TOKENS = "list_filter(string_split(coalesce({col}, ''), ' '), lambda x: length(x) >= 3)"
+
+
+def align_payments(
+    con: duckdb.DuckDBPyConnection, settings: ReferralSettings | None = None
+) -> int:
+    """Rebuild ``aligned_payments``; returns its row count. Needs ``referral_links``."""
+    settings = settings or ReferralSettings()
+    window_s = round(float(settings.align_window_minutes) * 60)
+    # the payee is the session's other end: linked to it, or (unless strict)
+    # named like it (resolution often splits a facilitator into several subjects)
+    name_ok = "FALSE" if settings.align_payee_must_match else (
+        "list_has_any(y.tokens, (SELECT t.tokens FROM _ref_end_tokens t "
+        "WHERE t.referral_provider = s.referral_provider AND t.referral_record_id = s.b))"
+    )
+    name_ok2 = "FALSE" if settings.align_payee_must_match else "TRUE"
+    nearest = "rk = 1" if settings.align_nearest_only else "TRUE"
+    _linked_payments(con)
+    con.execute(T.ALIGNED_PAYMENTS.ddl())
+    con.execute("DELETE FROM aligned_payments")
+    con.execute(
+        f"""
+        INSERT INTO aligned_payments
+        WITH ends AS (
+          -- each session once per direction: (payer end, payee end)
+          SELECT provider, report_id, seq, from_record_id AS a, to_record_id AS b, start_utc
+          FROM referral_sessions WHERE start_utc IS NOT NULL
+          UNION ALL
+          SELECT provider, report_id, seq, to_record_id, from_record_id, start_utc
+          FROM referral_sessions WHERE start_utc IS NOT NULL AND from_record_id <> to_record_id
+        ),
+        pairs AS (
+          SELECT DISTINCT e.provider AS referral_provider, e.report_id, e.seq, e.start_utc,
+                 la.subject_id AS subj_a, e.b
+          FROM ends e
+          JOIN _ref_linked_subjects la ON la.referral_provider = e.provider AND la.referral_record_id = e.a
+        ),
+        hits AS (
+          SELECT p.provider, p.record_id, s.referral_provider, s.report_id, s.seq AS session_seq,
+                 s.subj_a, date_diff('second', p.ts_utc, s.start_utc) AS d
+          FROM (SELECT DISTINCT provider, record_id, ts_utc, from_subject FROM _ref_pay) p
+          JOIN pairs s ON s.subj_a = p.from_subject
+          WHERE p.ts_utc BETWEEN s.start_utc - INTERVAL ({window_s}) SECOND
+                             AND s.start_utc + INTERVAL ({window_s}) SECOND
+            AND EXISTS (
+              SELECT 1 FROM _ref_payee y
+              WHERE y.provider = p.provider AND y.record_id = p.record_id
+                AND coalesce(y.subject_id, '') <> p.from_subject
+                AND (y.subject_id IN (SELECT lb.subject_id FROM _ref_linked_subjects lb
+                                      WHERE lb.referral_provider = s.referral_provider
+                                        AND lb.referral_record_id = s.b)
+                     OR ({name_ok})))
+          UNION ALL
+          -- the payer's account is linked to nothing, but the payee is the other end
+          -- and the payer is named like the session's end
+          SELECT y.provider, y.record_id, e.provider, e.report_id, e.seq,
+                 coalesce(y.subject_id, y.provider || ':' || y.record_id),
+                 date_diff('second', y.ts_utc, e.start_utc)
+          FROM _ref_payer y
+          JOIN ends e ON y.ts_utc BETWEEN e.start_utc - INTERVAL ({window_s}) SECOND
+                                     AND e.start_utc + INTERVAL ({window_s}) SECOND
+          JOIN _ref_linked_subjects lb ON lb.referral_provider = e.provider
+           AND lb.referral_record_id = e.b AND lb.subject_id = y.to_subject
+          JOIN _ref_end_tokens t ON t.referral_provider = e.provider AND t.referral_record_id = e.a
+          WHERE ({name_ok2}) AND list_has_any(y.tokens, t.tokens)
+            AND NOT EXISTS (SELECT 1 FROM _ref_linked_subjects la WHERE la.referral_provider = e.provider
+                            AND la.referral_record_id = e.a AND la.subject_id = y.to_subject)
+        ),
+        ranked AS (
+          SELECT *, row_number() OVER (
+                   PARTITION BY referral_provider, report_id, session_seq, subj_a, d >= 0
+                   ORDER BY abs(d), provider, record_id) AS rk
+          FROM hits WHERE abs(d) <= {window_s}
+        )
+        SELECT DISTINCT provider, record_id, referral_provider, report_id, session_seq,
+               CASE WHEN d >= 0 THEN 'payment_first' ELSE 'session_first' END,
+               round(abs(d) / 60.0, 2)
+        FROM ranked
+        WHERE {nearest}
+        ORDER BY provider, record_id, referral_provider, report_id, session_seq
+        """
+    )
+    return int(con.execute("SELECT count(*) FROM aligned_payments").fetchall()[0][0])
+
+
+def _login_matches(con: duckdb.DuckDBPyConnection, settings: ReferralSettings) -> None:
+    window_s = round(float(settings.login_window_days) * 86400)
+    tol = int(settings.login_hour_tolerance)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _ref_login AS
+        WITH ev AS (
+          SELECT l.subject_id, e.at_utc
+          FROM _ref_linked_subjects l
+          JOIN referral_ip_events e ON e.provider = l.referral_provider
+           AND e.record_id = l.referral_record_id
+          WHERE e.at_utc IS NOT NULL
+        ),
+        m AS (
+          SELECT p.provider, p.record_id, p.local_hour,
+                 ((hour(e.at_utc) + p.local_hour - hour(p.ts_utc)) % 24 + 24) % 24 AS login_hour
+          FROM _ref_pay p
+          JOIN ev e ON e.subject_id = p.from_subject
+          WHERE p.local_hour IS NOT NULL AND p.ts_utc IS NOT NULL
+            AND p.ts_utc BETWEEN e.at_utc - INTERVAL ({window_s}) SECOND
+                             AND e.at_utc + INTERVAL ({window_s}) SECOND
+        )
+        SELECT DISTINCT provider, record_id FROM m
+        WHERE least(abs(login_hour - local_hour), 24 - abs(login_hour - local_hour)) <= {tol}
+        """
+    )
+
+
+def alignment_features(
+    con: duckdb.DuckDBPyConnection, settings: ReferralSettings | None = None
+) -> int:
+    """Rebuild ``referral_txn_features`` (and ``aligned_payments``); returns its row count.
+
+    One row per transaction with at least one indicator at 1; a transaction
+    not in the table has all four at 0. Needs ``referral_links`` (see
+    :func:`moneytrail.referrals.linking.link_referrals`); an empty table when
+    there is none.
+    """
+    settings = settings or ReferralSettings()
+    from moneytrail.referrals.linking import ensure_subject_records
+
+    ensure_subject_records(con)
+    con.execute(T.REFERRAL_LINKS.ddl())
+    align_payments(con, settings)
+    _login_matches(con, settings)
+    con.execute(T.REFERRAL_TXN_FEATURES.ddl())
+    con.execute("DELETE FROM referral_txn_features")
+    con.execute(
+        """
+        INSERT INTO referral_txn_features
+        WITH k AS (
+          SELECT provider, record_id FROM _ref_pay
+          UNION SELECT provider, record_id FROM aligned_payments
+          UNION SELECT provider, record_id FROM _ref_login
+        ),
+        linked AS (
+          SELECT provider, record_id,
+                 max(CASE WHEN from_subject IS NOT NULL THEN 1 ELSE 0 END) AS s,
+                 max(CASE WHEN to_subject IS NOT NULL THEN 1 ELSE 0 END) AS r
+          FROM _ref_pay GROUP BY ALL
+        )
+        SELECT k.provider, k.record_id,
+               CASE WHEN EXISTS (SELECT 1 FROM aligned_payments a WHERE a.provider = k.provider
+                                 AND a.record_id = k.record_id) THEN 1 ELSE 0 END,
+               CASE WHEN EXISTS (SELECT 1 FROM _ref_login g WHERE g.provider = k.provider
+                                 AND g.record_id = k.record_id) THEN 1 ELSE 0 END,
+               coalesce(l.s, 0), coalesce(l.r, 0)
+        FROM k LEFT JOIN linked l USING (provider, record_id)
+        ORDER BY k.provider, k.record_id
+        """
+    )
+    for name in ("_ref_pay", "_ref_login", "_ref_linked_subjects", "_ref_payee", "_ref_payer",
+                 "_ref_end_tokens"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+    return int(con.execute("SELECT count(*) FROM referral_txn_features").fetchall()[0][0])
