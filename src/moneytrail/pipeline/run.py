@@ -96,6 +96,8 @@ Stage = Callable[[duckdb.DuckDBPyConnection], object]
 
 
 def stages(model: str = "default") -> list[tuple[str, Stage]]:
+    from moneytrail.network import run_network
+    from moneytrail.referrals import run_referrals
     from moneytrail.resolve import resolve
     from moneytrail.scoring import score
 
@@ -103,4 +105,9 @@ def stages(model: str = "default") -> list[tuple[str, Stage]]:
         from moneytrail.evaluate.baseline import baseline_run
 
         return [("resolve", resolve), ("baseline", baseline_run)]
-    return [("resolve", resolve), ("score", score)]
+    return [
+        ("resolve", resolve),
+        ("referrals", run_referrals),
+        ("score", score),
+        ("network", run_network),
+    ]

@@ -1,0 +1,92 @@
+"""Counterparty evidence: two payees paid by the same resolved payer.
+
+Receivers carry few fields (a name, a town, perhaps a phone), and common names
+repeat. But a facilitator is paid again and again by the same consumers: two
+"josefina santos" in Manila, both paid by subject S000123, are very likely one
+person. After a first clustering, each profile gets the set of subjects on the
+other side of its transactions; a pair of profiles then has one more
+comparison, *shares a counterparty*, whose match weight log2(m/u) is estimated
+from the data, the Fellegi-Sunter way: m among the pairs the first pass
+matched, u from how often two random profiles share one. The adjusted weights
+feed the second, final clustering.
+"""
+
+from __future__ import annotations
+
+import math
+
+import duckdb
+import pyarrow as pa
+
+
+def counterparty_sets(con: duckdb.DuckDBPyConnection, root: list[int]) -> None:
+    """Write ``_resolve_cp(pid, cps)``: per profile, the groups it transacts with."""
+    groups = pa.table({"rid": pa.array(range(len(root)), pa.int64()), "grp": pa.array(root, pa.int64())})
+    con.register("_resolve_cp_groups", groups.slice(1))
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _resolve_cp AS
+        SELECT r.pid, list(DISTINCT g.grp ORDER BY g.grp) AS cps
+        FROM resolve_records r
+        JOIN resolve_records o ON o.provider = r.provider AND o.record_id = r.record_id
+          AND o.party <> r.party AND o.side <> r.side AND r.side IN ('from', 'to')
+        JOIN _resolve_cp_groups g ON g.rid = o.rid
+        WHERE r.pid IS NOT NULL
+        GROUP BY r.pid
+        """
+    )
+    con.unregister("_resolve_cp_groups")
+
+
+def estimate(con: duckdb.DuckDBPyConnection, threshold: float) -> tuple[float, float]:
+    """(m, u) of 'shares a counterparty' for profile pairs that both have counterparties."""
+    n_rows = con.execute(
+        "SELECT count(*), sum(len(cps)) FROM _resolve_cp"
+    ).fetchall()[0]
+    n = int(n_rows[0] or 0)
+    if n < 2:
+        return 0.5, 0.5
+    # u: random pairs of profiles sharing a counterparty group
+    shared_pairs = con.execute(
+        """
+        SELECT coalesce(sum(c * (c - 1) / 2), 0) FROM (
+          SELECT count(*) AS c FROM (SELECT unnest(cps) AS g FROM _resolve_cp) GROUP BY g)
+        """
+    ).fetchall()[0][0]
+    u = min(max(float(shared_pairs) / (n * (n - 1) / 2), 1e-9), 0.5)
+    row = con.execute(
+        f"""
+        SELECT count(*), count(*) FILTER (WHERE len(list_intersect(a.cps, b.cps)) > 0)
+        FROM _resolve_scored s JOIN _resolve_cp a ON a.pid = s.pid_l JOIN _resolve_cp b ON b.pid = s.pid_r
+        WHERE s.match_probability >= {float(threshold)} AND s.pid_l <> s.pid_r
+        """
+    ).fetchall()[0]
+    total, hits = int(row[0] or 0), int(row[1] or 0)
+    if total < 20:
+        return 0.5, 0.5
+    m = min(max(hits / total, 0.01), 0.99)
+    return m, u
+
+
+def adjust(con: duckdb.DuckDBPyConnection, m: float, u: float) -> None:
+    """Add the counterparty comparison to the scored pairs (columns lvl_/w_counterparty)."""
+    w_yes = math.log2(m / u)
+    w_no = math.log2((1 - m) / (1 - u))
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _resolve_scored AS
+        WITH x AS (
+          SELECT s.*,
+                 CASE WHEN a.cps IS NULL OR b.cps IS NULL OR s.pid_l = s.pid_r THEN NULL
+                      WHEN len(list_intersect(a.cps, b.cps)) > 0 THEN {w_yes}
+                      ELSE {w_no} END AS w_counterparty
+          FROM _resolve_scored s
+          LEFT JOIN _resolve_cp a ON a.pid = s.pid_l LEFT JOIN _resolve_cp b ON b.pid = s.pid_r
+        )
+        SELECT * EXCLUDE (match_weight, match_probability),
+               match_weight + coalesce(w_counterparty, 0) AS match_weight,
+               1 / (1 + pow(2, -(match_weight + coalesce(w_counterparty, 0)))) AS match_probability,
+               coalesce(w_counterparty, 0) AS lvl_counterparty
+        FROM x
+        """
+    )

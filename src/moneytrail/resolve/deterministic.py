@@ -1,0 +1,139 @@
+"""Deterministic links on strong identifiers, with the shared-identifier guard.
+
+Records carrying the same account (within its provider), card token, IBAN,
+email, phone, identity document or device (of the paying side) are one person
+— unless the identifier is *shared*: carried by more than
+``max_names_per_identifier`` distinct names (a payout agent's phone, a
+cybercafé's device), or by names falling into two or more groups that cannot
+be one person ("maria santos" and "jose santos" on one family phone; variants
+of one name — typos, initials, order — chain into a single group). Shared identifiers do not link; they are
+listed in ``shared_identifiers``. Merchants resolve by merchant id alone.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import duckdb
+
+from moneytrail.resolve import tables as T
+from moneytrail.resolve.names import names_compatible
+
+
+def name_groups(names: list[str]) -> int:
+    """Number of groups of names that could be one person (single linkage over
+    :func:`names_compatible`: "j satnos" joins "josefina santos" through "j santos")."""
+    return len(_groups(names))
+
+
+# Identifiers people lend or share (a family phone, an agent's phone, a cafe's
+# device, a household email) versus identifiers that name one person or account,
+# where two names on two records are more often a data error than two people.
+LOOSELY_HELD = ("phone", "email", "device")
+
+
+def names_disagree(kind: str, names: list[str], counts: list[int]) -> bool:
+    """Do the names on an identifier belong to different people?
+
+    Name variants are grouped (:func:`name_groups`). For phones, emails and
+    devices two groups suffice; for accounts, cards, IBANs and documents it
+    takes three groups, or two groups each seen on two records or more."""
+    groups = _groups(names)
+    if len(groups) < 2:
+        return False
+    if kind in LOOSELY_HELD or len(groups) >= 3:
+        return True
+    sizes = [sum(counts[i] for i in g) for g in groups]
+    return sum(1 for n in sizes if n >= 2) >= 2
+
+
+def _groups(names: list[str]) -> list[list[int]]:
+    parent = list(range(len(names)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in combinations(range(len(names)), 2):
+        ri, rj = find(i), find(j)
+        if ri != rj and names_compatible(names[i], names[j]):
+            parent[rj] = ri
+    out: dict[int, list[int]] = {}
+    for i in range(len(names)):
+        out.setdefault(find(i), []).append(i)
+    return list(out.values())
+
+
+def find_shared(con: duckdb.DuckDBPyConnection, max_names: int) -> int:
+    """Rebuild ``shared_identifiers``; returns how many there are."""
+    con.execute(T.SHARED_IDENTIFIERS.ddl())
+    con.execute("DELETE FROM shared_identifiers")
+    rows = con.execute(
+        f"""
+        WITH per_name AS (
+          SELECT i.kind, i.value, r.name_sorted, count(DISTINCT i.rid) AS n
+          FROM resolve_identifiers i JOIN resolve_records r USING (rid)
+          WHERE i.kind <> 'merchant'
+          GROUP BY ALL
+        )
+        SELECT kind, value, sum(n) AS n_records, count(name_sorted) AS n_names,
+               list(name_sorted ORDER BY n DESC, name_sorted)
+                 FILTER (WHERE name_sorted IS NOT NULL)[1:{int(max_names) + 1}] AS names,
+               list(n ORDER BY n DESC, name_sorted)
+                 FILTER (WHERE name_sorted IS NOT NULL)[1:{int(max_names) + 1}] AS counts
+        FROM per_name GROUP BY kind, value
+        HAVING count(name_sorted) >= 2
+        """
+    ).fetchall()
+    shared = []
+    for kind, value, n_records, n_names, names, counts in rows:
+        if n_names > max_names:
+            reason = "too_many_names"
+        elif names_disagree(kind, names, counts):
+            reason = "names_disagree"
+        else:
+            continue
+        shared.append((kind, value, n_records, n_names, reason, ";".join(names[:5])))
+    if shared:
+        con.executemany("INSERT INTO shared_identifiers VALUES (?, ?, ?, ?, ?, ?)", shared)
+    return len(shared)
+
+
+def strong_links(con: duckdb.DuckDBPyConnection, *, only_new_from_rid: int = 0) -> int:
+    """Write ``_resolve_strong(rid_l, rid_r, kind, value)``: a star of links per usable
+    identifier (its first record to each other one). With ``only_new_from_rid``,
+    only identifiers carried by at least one record numbered above it."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _resolve_strong AS
+        WITH usable AS (
+          SELECT i.rid, i.kind, i.value FROM resolve_identifiers i
+          ANTI JOIN shared_identifiers s ON s.kind = i.kind AND s.value = i.value
+        ),
+        g AS (
+          SELECT kind, value, min(rid) AS root FROM usable GROUP BY kind, value
+          HAVING count(*) > 1 AND max(rid) > {int(only_new_from_rid)}
+        )
+        SELECT g.root AS rid_l, u.rid AS rid_r, u.kind, u.value
+        FROM usable u JOIN g USING (kind, value)
+        WHERE u.rid <> g.root
+        """
+    )
+    row = con.execute("SELECT count(*) FROM _resolve_strong").fetchall()[0]
+    return int(row[0]) if row else 0
+
+
+def blank_shared(con: duckdb.DuckDBPyConnection, *, from_rid: int = 0) -> None:
+    """Shared phones, emails and documents say nothing about who someone is: blank
+    them in ``resolve_records`` (records above ``from_rid``) so that the
+    probabilistic model does not count them as evidence either."""
+    for kind, col in (("phone", "phone"), ("email", "email"), ("id_doc", "id_doc")):
+        con.execute(
+            f"""
+            UPDATE resolve_records r SET {col} = NULL
+            FROM shared_identifiers s
+            WHERE s.kind = '{kind}' AND s.value = r.{col} AND r.rid > {int(from_rid)}
+            """
+        )

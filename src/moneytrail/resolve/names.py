@@ -1,0 +1,84 @@
+"""Name compatibility: the same person written another way, or someone else?
+
+Names arrive folded by :func:`moneytrail.normalise.normalise_name` (ASCII, lower
+case, punctuation gone, token order kept). Two names are *compatible* when they
+could be the same person: the same tokens in any order, a typo, or a shorter
+form whose every token is the same, a prefix ("ma" for "maria") or an initial
+("j" for "john") of a token of the longer one, anchored by one full token in
+common ("j a smith" ~ "john andrew smith"; "ma santos reyes" ~ "maria santos").
+"""
+
+from __future__ import annotations
+
+from rapidfuzz.distance import JaroWinkler
+
+
+def _similar(t: str, u: str) -> bool:
+    return min(len(t), len(u)) >= 3 and JaroWinkler.similarity(t, u) >= 0.85
+
+
+def _token_ok(t: str, u: str) -> bool:
+    if t == u:
+        return True
+    if len(t) == 1 or len(u) == 1:
+        return t[0] == u[0]
+    if u.startswith(t) or t.startswith(u):
+        return True
+    return _similar(t, u)
+
+
+def _anchor(t: str, u: str) -> bool:
+    if t == u:
+        return len(t) >= 2
+    return _similar(t, u)
+
+
+def names_compatible(a: str | None, b: str | None) -> bool:
+    """Could these two folded names belong to one person? Missing names are compatible.
+
+    Token by token: equal, an initial, a prefix ("ma" ~ "maria"), or similar
+    (Jaro-Winkler >= 0.85 for tokens of three letters or more, which admits
+    one-letter typos: "jhn" ~ "john", "smath" ~ "smith"); at least one token in
+    common besides initials.
+    """
+    if not a or not b:
+        return True
+    ta, tb = sorted(a.split()), sorted(b.split())
+    if ta == tb or JaroWinkler.similarity(" ".join(ta), " ".join(tb)) >= 0.95:
+        return True
+    short, long_ = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
+    if not any(_anchor(t, u) for t in short for u in long_):
+        return False
+    return all(any(_token_ok(t, u) for u in long_) for t in short)
+
+
+# The same test in SQL, as DuckDB macros over token lists, so that Splink
+# comparison levels can call them by name (a Spark backend registers UDFs of the
+# same names).
+def _token_ok_sql(t: str, u: str) -> str:
+    return (
+        f"({t} = {u} OR ((length({t}) = 1 OR length({u}) = 1) AND {t}[1] = {u}[1]) "
+        f"OR (length({t}) > 1 AND length({u}) > 1 AND (starts_with({u}, {t}) OR starts_with({t}, {u}))) "
+        f"OR (least(length({t}), length({u})) >= 3 AND jaro_winkler_similarity({t}, {u}) >= 0.85))"
+    )
+
+
+_SUBSET = (
+    "len(list_filter(s, lambda t: len(list_filter(l, lambda u: (t = u AND length(t) >= 2) "
+    "OR (least(length(t), length(u)) >= 3 AND jaro_winkler_similarity(t, u) >= 0.85))) > 0)) > 0 "
+    "AND len(list_filter(s, lambda t: len(list_filter(l, lambda u: " + _token_ok_sql("t", "u") + ")) = 0)) = 0"
+)
+
+MACROS = (
+    f"CREATE OR REPLACE MACRO mt_subset_compatible(s, l) AS ({_SUBSET})",
+    "CREATE OR REPLACE MACRO mt_names_compatible(a, b) AS (CASE WHEN len(a) <= len(b) "
+    "THEN mt_subset_compatible(a, b) ELSE mt_subset_compatible(b, a) END)",
+    "CREATE OR REPLACE MACRO mt_shared_token(a, b) AS "
+    "(len(list_filter(list_intersect(a, b), lambda t: length(t) >= 3)) > 0)",
+)
+
+
+def install_macros(con: object) -> None:
+    """Create the name macros on a DuckDB connection."""
+    for sql in MACROS:
+        con.execute(sql)  # type: ignore[attr-defined]

@@ -1,0 +1,364 @@
+"""The resolution run: records -> strong links -> scored pairs -> subjects."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from moneytrail.resolve import tables as T
+from moneytrail.resolve.blocking import build_pairs
+from moneytrail.resolve.clustering import ClusterResult, cluster
+from moneytrail.resolve.config import ResolveReport, ResolveSettings
+from moneytrail.resolve.counterparty import adjust as adjust_counterparty
+from moneytrail.resolve.counterparty import counterparty_sets
+from moneytrail.resolve.counterparty import estimate as estimate_counterparty
+from moneytrail.resolve.deterministic import blank_shared, find_shared, strong_links
+from moneytrail.resolve.records import build_identifiers, build_profiles, build_records
+from moneytrail.resolve.splink_model import COMPARISON_NAMES, SplinkModel
+
+PROFILES_FOR_MODEL_SQL = """
+SELECT pid, name_sorted, string_split(name_sorted, ' ') AS name_tokens, dob, phone, email,
+       split_part(email, '@', 1) AS email_user, address, city, country, id_doc
+FROM resolve_profiles ORDER BY pid
+"""
+
+
+@contextmanager
+def _timed(report: ResolveReport, step: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    yield
+    report.timings[step] = round(report.timings.get(step, 0.0) + time.perf_counter() - t0, 3)
+
+
+def levels_json_sql(labels: dict[str, list[tuple[float, str]]], alias: str) -> str:
+    """SQL building {comparison: [level label, match weight]} from the lvl_/w_ columns."""
+    parts = []
+    for comp in COMPARISON_NAMES:
+        cases = " ".join(
+            f"WHEN abs({alias}.lvl_{comp} - ({w!r})) < 1e-6 THEN '{lbl.replace(chr(39), chr(39) * 2)}'"
+            for w, lbl in labels.get(comp, [])
+        )
+        label = f"CASE {cases} ELSE '?' END" if cases else "'?'"
+        parts.append(f"'{comp}', json_array({label}, round({alias}.w_{comp}, 3))")
+    parts.append(
+        f"'counterparty', json_array(CASE WHEN {alias}.w_counterparty > 0 THEN 'shares a counterparty' "
+        f"WHEN {alias}.w_counterparty < 0 THEN 'no counterparty in common' ELSE 'n/a' END, "
+        f"round(coalesce({alias}.w_counterparty, 0), 3))"
+    )
+    return "json_object(" + ", ".join(parts) + ")::VARCHAR"
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchall()[0]
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _labels(con: duckdb.DuckDBPyConnection, table: str) -> pa.Table:
+    """Labelled pairs as profile pairs, for Splink's estimate_m_from_pairwise_labels."""
+    sql = f"""
+    WITH lab AS (
+      SELECT split_part(key_l, ':', 1) AS pl, regexp_extract(key_l, '^[^:]*:(.*):[^:]*$', 1) AS rl,
+             regexp_extract(key_l, ':([^:]*)$', 1) AS ql,
+             split_part(key_r, ':', 1) AS pr, regexp_extract(key_r, '^[^:]*:(.*):[^:]*$', 1) AS rr,
+             regexp_extract(key_r, ':([^:]*)$', 1) AS qr
+      FROM {table}
+    )
+    SELECT DISTINCT a.pid AS pid_l, b.pid AS pid_r
+    FROM lab
+    JOIN resolve_records a ON a.provider = lab.pl AND a.record_id = lab.rl AND a.party = lab.ql
+    JOIN resolve_records b ON b.provider = lab.pr AND b.record_id = lab.rr AND b.party = lab.qr
+    WHERE a.pid IS NOT NULL AND b.pid IS NOT NULL AND a.pid <> b.pid
+    """
+    t = con.sql(sql).to_arrow_table()
+    return pa.table(
+        {
+            "unique_id_l": t.column("pid_l"),
+            "unique_id_r": t.column("pid_r"),
+        }
+    )
+
+
+def _score(
+    con: duckdb.DuckDBPyConnection,
+    model: SplinkModel,
+    settings: ResolveSettings,
+) -> tuple[pa.Table, int]:
+    pairs = con.sql("SELECT pid_l, pid_r FROM _resolve_pairs").to_arrow_table()
+    if pairs.num_rows == 0:
+        return pa.table({}), 0
+    scored = model.predict(pairs)
+    con.register("_resolve_scored_arrow", scored)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _resolve_scored AS SELECT * FROM _resolve_scored_arrow "
+        "WHERE match_weight >= -12"
+    )
+    con.unregister("_resolve_scored_arrow")
+    return scored, pairs.num_rows
+
+
+def _scored_above(con: duckdb.DuckDBPyConnection, threshold: float) -> list[tuple[int, int, float]]:
+    if not _table_exists(con, "_resolve_scored"):
+        return []
+    rows = con.execute(
+        f"SELECT pid_l, pid_r, match_weight FROM _resolve_scored WHERE match_probability >= {float(threshold)}"
+    ).fetchnumpy()
+    return list(
+        zip(rows["pid_l"].tolist(), rows["pid_r"].tolist(), rows["match_weight"].tolist(), strict=True)
+    )
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]
+    ).fetchall()[0]
+    return bool(row and row[0])
+
+
+def _write_links(
+    con: duckdb.DuckDBPyConnection,
+    res: ClusterResult,
+    strong: dict[str, Any],
+    labels: dict[str, list[tuple[float, str]]],
+    *,
+    append: bool,
+    link_floor: float = 0.5,
+) -> None:
+    con.execute(T.RESOLVE_LINKS.ddl())
+    if not append:
+        con.execute("DELETE FROM resolve_links")
+    floor = float(link_floor)
+    merged_flags = [False] * len(strong["rid_l"])
+    for i in res.strong_merged:
+        merged_flags[i] = True
+    strong_tbl = pa.table(
+        {
+            "rid_l": pa.array(strong["rid_l"], pa.int64()),
+            "rid_r": pa.array(strong["rid_r"], pa.int64()),
+            "kind": pa.array(["identifier:" + k for k in strong["kind"]], pa.string()),
+            "value": pa.array(strong["value"], pa.string()),
+            "merged": pa.array(merged_flags, pa.bool_()),
+        }
+    )
+    con.register("_resolve_strong_arrow", strong_tbl)
+    con.execute(
+        "INSERT INTO resolve_links SELECT rid_l, rid_r, kind, value, NULL, NULL, NULL, merged "
+        "FROM _resolve_strong_arrow"
+    )
+    con.unregister("_resolve_strong_arrow")
+    if not _table_exists(con, "_resolve_scored"):
+        return
+    merged = pa.table(
+        {
+            "rid_l": pa.array([m[0] for m in res.scored_merged], pa.int64()),
+            "rid_r": pa.array([m[1] for m in res.scored_merged], pa.int64()),
+            "pid_l": pa.array([m[2] for m in res.scored_merged], pa.int64()),
+            "pid_r": pa.array([m[3] for m in res.scored_merged], pa.int64()),
+        }
+    )
+    con.register("_resolve_merged_arrow", merged)
+    levels = levels_json_sql(labels, "s")
+    con.execute(
+        f"""
+        INSERT INTO resolve_links
+        SELECT m.rid_l, m.rid_r, 'splink', NULL, s.match_weight, s.match_probability, {levels}, TRUE
+        FROM _resolve_merged_arrow m JOIN _resolve_scored s USING (pid_l, pid_r)
+        """
+    )
+    con.execute(
+        f"""
+        INSERT INTO resolve_links
+        SELECT pl.rep, pr.rep, 'splink', NULL, s.match_weight, s.match_probability, {levels}, FALSE
+        FROM _resolve_scored s
+        ANTI JOIN _resolve_merged_arrow m USING (pid_l, pid_r)
+        JOIN (SELECT pid, min(rid) AS rep FROM resolve_records GROUP BY pid) pl ON pl.pid = s.pid_l
+        JOIN (SELECT pid, max(rid) AS rep FROM resolve_records GROUP BY pid) pr ON pr.pid = s.pid_r
+        WHERE s.match_probability >= {floor}
+        """
+    )
+    con.unregister("_resolve_merged_arrow")
+
+
+def _write_subjects(
+    con: duckdb.DuckDBPyConnection, root: list[int], *, append: bool, new_from_rid: int = 0
+) -> int:
+    """Write subject_records from the group root of every record."""
+    rids = pa.array(range(len(root)), pa.int64())
+    groups = pa.table({"rid": rids, "grp": pa.array(root, pa.int64())}).slice(1)
+    con.register("_resolve_groups_arrow", groups)
+    con.execute(T.SUBJECT_RECORDS.ddl())
+    if not append:
+        con.execute("DELETE FROM subject_records")
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _resolve_subject_ids AS
+            WITH g AS (
+              SELECT g.grp, min((r.provider, r.record_id, r.party)) AS first_key
+              FROM _resolve_groups_arrow g JOIN resolve_records r USING (rid) GROUP BY g.grp
+            )
+            SELECT grp, row_number() OVER (ORDER BY first_key) AS n FROM g
+            """
+        )
+        width = max(6, len(str(_scalar(con, "SELECT count(*) FROM _resolve_subject_ids"))))
+        con.execute(
+            f"""
+            INSERT INTO subject_records
+            SELECT 'S' || lpad(s.n::VARCHAR, {width}, '0'), r.provider, r.record_id, r.party
+            FROM _resolve_groups_arrow g JOIN resolve_records r USING (rid)
+            JOIN _resolve_subject_ids s USING (grp)
+            ORDER BY 1, 2, 3, 4
+            """
+        )
+    else:
+        # existing subjects keep their ids; new groups are numbered after the last one
+        last = _scalar(
+            con,
+            "SELECT max(TRY_CAST(substr(subject_id, 2) AS BIGINT)) FROM subject_records",
+        )
+        width = max(6, len(str(last)))
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _resolve_new_subjects AS
+            WITH g AS (
+              SELECT g.grp, r.rid, r.provider, r.record_id, r.party, sr.subject_id
+              FROM _resolve_groups_arrow g JOIN resolve_records r USING (rid)
+              LEFT JOIN subject_records sr ON sr.provider = r.provider
+                AND sr.record_id = r.record_id AND sr.party = r.party
+            ),
+            known AS (SELECT grp, min(subject_id) AS subject_id FROM g GROUP BY grp),
+            fresh AS (
+              SELECT grp, row_number() OVER (ORDER BY min((provider, record_id, party))) AS n
+              FROM g WHERE grp IN (SELECT grp FROM known WHERE subject_id IS NULL) GROUP BY grp
+            )
+            SELECT coalesce(k.subject_id, 'S' || lpad(({last} + f.n)::VARCHAR, {width}, '0')) AS subject_id,
+                   g.provider, g.record_id, g.party
+            FROM g JOIN known k USING (grp) LEFT JOIN fresh f USING (grp)
+            WHERE g.rid > {int(new_from_rid)}
+            """
+        )
+        con.execute(
+            "INSERT INTO subject_records SELECT * FROM _resolve_new_subjects ORDER BY 1, 2, 3, 4"
+        )
+    con.unregister("_resolve_groups_arrow")
+    return _scalar(con, "SELECT count(DISTINCT subject_id) FROM subject_records")
+
+
+def _strong_arrays(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    cols = con.execute(
+        "SELECT rid_l, rid_r, kind, value FROM _resolve_strong "
+        "ORDER BY CASE kind WHEN 'merchant' THEN 0 WHEN 'account' THEN 1 WHEN 'card' THEN 2 "
+        "WHEN 'iban' THEN 3 WHEN 'id_doc' THEN 4 WHEN 'email' THEN 5 WHEN 'phone' THEN 6 ELSE 7 END, "
+        "rid_l, rid_r"
+    ).fetchnumpy()
+    return {k: cols[k].tolist() for k in ("rid_l", "rid_r", "kind", "value")}
+
+
+def _record_pids(con: duckdb.DuckDBPyConnection, n: int) -> list[int]:
+    out = [0] * (n + 1)
+    cols = con.execute("SELECT rid, pid FROM resolve_records WHERE pid IS NOT NULL").fetchnumpy()
+    for rid, pid in zip(cols["rid"].tolist(), cols["pid"].tolist(), strict=True):
+        out[rid] = pid
+    return out
+
+
+def resolve(con: duckdb.DuckDBPyConnection, settings: ResolveSettings | None = None) -> ResolveReport:
+    """Resolve every record in the warehouse into subjects (a full run)."""
+    settings = settings or ResolveSettings()
+    report = ResolveReport(threshold=settings.threshold)
+    with _timed(report, "records"):
+        con.execute("DROP TABLE IF EXISTS resolve_profiles")
+        report.records = build_records(con)
+        build_identifiers(con)
+    with _timed(report, "strong"):
+        report.shared_identifiers = find_shared(con, settings.max_names_per_identifier)
+        blank_shared(con)
+        report.strong_links = strong_links(con)
+    with _timed(report, "records"):
+        report.profiles = build_profiles(con)
+    with _timed(report, "blocking"):
+        report.blocked_pairs = build_pairs(con, block_cap=settings.block_cap)
+    con.execute("DROP TABLE IF EXISTS _resolve_scored")
+    model_json = None
+    labels: dict[str, list[tuple[float, str]]] = {}
+    if report.profiles:
+        profiles = con.sql(PROFILES_FOR_MODEL_SQL).to_arrow_table()
+        with _timed(report, "train"):
+            model = SplinkModel(profiles, backend=settings.backend)
+            label_tbl = _labels(con, settings.labels_table) if settings.labels_table else None
+            model.train(settings, label_tbl)
+            model_json = model.model_json()
+            labels = model.levels()
+        with _timed(report, "score"):
+            _score(con, model, settings)
+        model.close()
+    with _timed(report, "cluster"):
+        n = report.records
+        strong = _strong_arrays(con)
+        pids = _record_pids(con, n)
+
+        def run_cluster() -> ClusterResult:
+            return cluster(
+                n,
+                pids,
+                strong["rid_l"],
+                strong["rid_r"],
+                _scored_above(con, settings.threshold),
+                chain_large=settings.chain_large,
+                chain_min_records=settings.chain_min_records,
+            )
+
+        res = run_cluster()
+        cp_m, cp_u = 0.5, 0.5
+        if _table_exists(con, "_resolve_scored"):
+            counterparty_sets(con, res.root)
+            if settings.counterparty:
+                cp_m, cp_u = estimate_counterparty(con, settings.threshold)
+            adjust_counterparty(con, cp_m, cp_u)
+            res = run_cluster()
+        report.counterparty_m_u = (round(cp_m, 5), round(cp_u, 7))
+        report.pairs_above_threshold = _scalar(
+            con,
+            f"SELECT count(*) FROM _resolve_scored WHERE match_probability >= {float(settings.threshold)}",
+        ) if _table_exists(con, "_resolve_scored") else 0
+        report.merges, report.chain_rejections = res.merges, res.chain_rejections
+    with _timed(report, "write"):
+        report.subjects = _write_subjects(con, res.root, append=False)
+        _write_links(con, res, strong, labels, append=False, link_floor=settings.link_floor)
+        _save_model(con, model_json, settings, (cp_m, cp_u))
+    return report
+
+
+def _save_model(
+    con: duckdb.DuckDBPyConnection,
+    model_json: str | None,
+    settings: ResolveSettings,
+    counterparty_m_u: tuple[float, float] = (0.5, 0.5),
+) -> None:
+    con.execute(T.RESOLVE_MODEL.ddl())
+    if model_json is None:
+        return
+    model = json.loads(model_json)
+    model["moneytrail_counterparty_m_u"] = list(counterparty_m_u)
+    model_json = json.dumps(model)
+    con.execute("DELETE FROM resolve_model")
+    con.execute(
+        "INSERT INTO resolve_model VALUES (now()::TIMESTAMP, ?, ?)",
+        [model_json, settings.to_json()],
+    )
+
+
+def load_model(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, Any], ResolveSettings] | None:
+    if not _table_exists(con, "resolve_model"):
+        return None
+    rows = con.execute(
+        "SELECT model_json, settings_json FROM resolve_model ORDER BY created_at DESC LIMIT 1"
+    ).fetchall()
+    if not rows:
+        return None
+    row = rows[0]
+    return json.loads(row[0]), ResolveSettings.from_json(row[1])

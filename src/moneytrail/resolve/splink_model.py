@@ -1,0 +1,308 @@
+"""The Splink model: comparisons, training and scoring, kept in one place.
+
+The backend is a parameter: DuckDB (default, an in-memory connection beside the
+warehouse) or Spark. Records reach Splink as *profiles* (distinct compared
+values); the pairs to score are computed by :mod:`moneytrail.resolve.blocking`
+and registered with ``register_blocked_pairs_for_predict``, so Splink's own
+blocking rules are only used to train.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import Linker, SettingsCreator, block_on
+from splink.internals.comparison_creator import ComparisonCreator
+
+from moneytrail.resolve.config import ResolveSettings
+from moneytrail.resolve.names import install_macros
+
+logging.getLogger("splink").setLevel(logging.ERROR)
+
+# Columns the model reads, in the order the profiles table is handed over.
+MODEL_COLUMNS = (
+    "pid",
+    "name_sorted",
+    "name_tokens",
+    "dob",
+    "phone",
+    "email",
+    "email_user",
+    "address",
+    "city",
+    "country",
+    "id_doc",
+)
+
+COMPARISON_NAMES = ("name", "dob", "phone", "email", "id_doc", "address", "city", "country")
+TF_COMPARISONS = ("name", "city")
+
+
+def _dl1(col: str, expr: str | None = None) -> str:
+    """One character substituted (Hamming distance 1 on strings of equal length:
+    DuckDB's Damerau-Levenshtein costs ~100 times more per pair)."""
+    e_l = (expr or "{c}").format(c=f"{col}_l")
+    e_r = (expr or "{c}").format(c=f"{col}_r")
+    return f"(length({e_l}) = length({e_r}) AND hamming({e_l}, {e_r}) <= 1)"
+
+
+def comparisons() -> list[ComparisonCreator | dict[str, Any]]:
+    """The comparisons, strongest level first. Labels are shown by explanations."""
+    name = cl.CustomComparison(
+        output_column_name="name",
+        comparison_levels=[
+            cll.NullLevel("name_sorted"),
+            cll.ExactMatchLevel("name_sorted", term_frequency_adjustments=True).configure(
+                label_for_charts="same name (any token order)"
+            ),
+            cll.JaroWinklerLevel("name_sorted", 0.95).configure(label_for_charts="name typo"),
+            cll.CustomLevel(
+                # CASE, not AND: DuckDB evaluates the costly macro only where
+                # the names share a token
+                "CASE WHEN len(list_intersect(name_tokens_l, name_tokens_r)) > 0 "
+                "THEN mt_names_compatible(name_tokens_l, name_tokens_r) ELSE FALSE END",
+                "initials, abbreviated or extra names",
+            ),
+            cll.JaroWinklerLevel("name_sorted", 0.85).configure(label_for_charts="similar name"),
+            cll.CustomLevel("mt_shared_token(name_tokens_l, name_tokens_r)", "one name in common"),
+            cll.ElseLevel().configure(label_for_charts="different names"),
+        ],
+    )
+    dob_str = "strftime({c}, '%Y%m%d')"
+    dob = cl.CustomComparison(
+        output_column_name="dob",
+        comparison_levels=[
+            cll.NullLevel("dob"),
+            cll.ExactMatchLevel("dob").configure(label_for_charts="same date of birth"),
+            cll.CustomLevel(
+                f"{_dl1('dob', dob_str)} OR (day(dob_l) = month(dob_r) AND month(dob_l) = day(dob_r)"
+                " AND year(dob_l) = year(dob_r))",
+                "date of birth typo or day/month swapped",
+            ),
+            cll.CustomLevel("year(dob_l) = year(dob_r)", "same year of birth"),
+            cll.ElseLevel().configure(label_for_charts="different dates of birth"),
+        ],
+    )
+    phone = cl.CustomComparison(
+        output_column_name="phone",
+        comparison_levels=[
+            cll.NullLevel("phone"),
+            cll.ExactMatchLevel("phone").configure(label_for_charts="same phone"),
+            cll.CustomLevel("right(phone_l, 8) = right(phone_r, 8)", "same last 8 digits"),
+            cll.CustomLevel(_dl1("phone"), "phone typo"),
+            cll.ElseLevel().configure(label_for_charts="different phones"),
+        ],
+    )
+    email = cl.CustomComparison(
+        output_column_name="email",
+        comparison_levels=[
+            cll.NullLevel("email"),
+            cll.ExactMatchLevel("email").configure(label_for_charts="same email"),
+            cll.CustomLevel("email_user_l = email_user_r", "same user name, other domain"),
+            cll.JaroWinklerLevel("email", 0.92).configure(label_for_charts="similar email"),
+            cll.ElseLevel().configure(label_for_charts="different emails"),
+        ],
+    )
+    id_doc = cl.CustomComparison(
+        output_column_name="id_doc",
+        comparison_levels=[
+            cll.NullLevel("id_doc"),
+            cll.ExactMatchLevel("id_doc").configure(label_for_charts="same identity document"),
+            cll.CustomLevel(_dl1("id_doc"), "document number typo"),
+            cll.ElseLevel().configure(label_for_charts="different documents"),
+        ],
+    )
+    address = cl.CustomComparison(
+        output_column_name="address",
+        comparison_levels=[
+            cll.NullLevel("address"),
+            cll.ExactMatchLevel("address").configure(label_for_charts="same address"),
+            cll.JaroWinklerLevel("address", 0.9).configure(label_for_charts="similar address"),
+            cll.ElseLevel().configure(label_for_charts="different addresses"),
+        ],
+    )
+    city = cl.CustomComparison(
+        output_column_name="city",
+        comparison_levels=[
+            cll.NullLevel("city"),
+            cll.ExactMatchLevel("city", term_frequency_adjustments=True).configure(
+                label_for_charts="same city"
+            ),
+            cll.JaroWinklerLevel("city", 0.9).configure(label_for_charts="similar city"),
+            cll.ElseLevel().configure(label_for_charts="different cities"),
+        ],
+    )
+    country = cl.CustomComparison(
+        output_column_name="country",
+        comparison_levels=[
+            cll.NullLevel("country"),
+            cll.ExactMatchLevel("country").configure(label_for_charts="same country"),
+            cll.ElseLevel().configure(label_for_charts="different countries"),
+        ],
+    )
+    return [name, dob, phone, email, id_doc, address, city, country]
+
+
+TRAINING_RULES = (
+    block_on("dob"),
+    block_on("name_sorted"),
+    block_on("phone"),
+    block_on("email"),
+)
+
+
+def settings_creator() -> SettingsCreator:
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="pid",
+        comparisons=comparisons(),
+        blocking_rules_to_generate_predictions=[block_on("name_sorted")],
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=False,
+        probability_two_random_records_match=1e-4,
+        max_iterations=25,
+    )
+
+
+class SplinkModel:
+    """A Splink linker over a table of profiles, on the chosen backend."""
+
+    def __init__(
+        self,
+        profiles: pa.Table,
+        *,
+        backend: str = "duckdb",
+        model: dict[str, Any] | None = None,
+        spark: Any = None,
+        tf_source: pa.Table | None = None,
+    ) -> None:
+        self.backend = backend
+        self.failed_rules: list[str] = []
+        if backend == "duckdb":
+            from splink.backends.duckdb import DuckDBAPI
+
+            self.con = duckdb.connect()
+            install_macros(self.con)
+            self.db_api: Any = DuckDBAPI(self.con)
+        elif backend == "spark":  # pragma: no cover - needs a Spark session
+            from splink.backends.spark import SparkAPI
+
+            if spark is None:
+                raise ValueError("the spark backend needs a SparkSession (spark=...)")
+            self.db_api = SparkAPI(spark_session=spark)
+        else:
+            raise ValueError(f"unknown Splink backend {backend!r}")
+        self.profiles = self.db_api.register(profiles, table_name="mt_profiles")
+        settings: Any = model if model is not None else settings_creator()
+        self.linker = Linker(self.profiles, settings, log_level=None)
+        self._register_tf(tf_source if tf_source is not None else profiles)
+
+    def _register_tf(self, profiles: pa.Table) -> None:
+        for col in ("name_sorted", "city"):
+            values = profiles.column(col).drop_null()
+            if len(values) == 0:
+                tf = pa.table({col: pa.array([], pa.string()), f"tf_{col}": pa.array([], pa.float64())})
+            else:
+                counts = values.value_counts()
+                vals = counts.field("values")
+                n = counts.field("counts").cast(pa.float64())
+                total = float(len(values))
+                tf = pa.table({col: vals, f"tf_{col}": pa.compute.divide(n, total)})
+            sdf = self.db_api.register(tf, table_name=f"mt_tf_{col}")
+            self.linker.table_management.register_term_frequency_lookup(sdf, col)
+
+    def train(self, settings: ResolveSettings, labels: pa.Table | None = None) -> None:
+        """u by random sampling; m by EM on the data itself, or from labelled pairs."""
+        training = self.linker.training
+        training.estimate_probability_two_random_records_match(
+            [
+                block_on("name_sorted", "dob"),
+                block_on("email", "name_sorted"),
+                block_on("phone", "name_sorted"),
+            ],
+            recall=0.6,
+        )
+        training.estimate_u_using_random_sampling(max_pairs=settings.u_max_pairs, seed=settings.seed)
+        if labels is not None and labels.num_rows:
+            sdf = self.db_api.register(labels, table_name="mt_labels")
+            training.estimate_m_from_pairwise_labels(sdf)
+            self._apply_floors(settings.m_floor)
+            return
+        for rule in TRAINING_RULES:
+            saved = copy.deepcopy(self.linker._settings_obj)
+            try:
+                training.estimate_parameters_using_expectation_maximisation(
+                    rule,
+                    estimate_without_term_frequencies=True,
+                    max_pairs=settings.em_max_pairs,
+                )
+            except Exception as exc:  # too few pairs, or a level never seen: skip this pass
+                self.linker._settings_obj = saved
+                self.failed_rules.append(f"{rule.get_blocking_rule('duckdb').blocking_rule_sql}: {exc}")
+        self._apply_floors(settings.m_floor)
+
+    def _apply_floors(self, m_floor: float) -> None:
+        """Keep 'different X' levels from being impossible among matches.
+
+        EM on clean data learns m = 0 for "different phones" or "different cities"
+        (weight minus infinity); people do change phones, move and make typos, so
+        the m probability of every else-level is kept at ``m_floor`` or above."""
+        for comp in self.linker._settings_obj.comparisons:
+            for lvl in comp.comparison_levels:
+                if lvl.is_null_level or not lvl._is_else_level:
+                    continue
+                m = lvl._m_probability
+                if not isinstance(m, float) or m < m_floor:
+                    lvl.m_probability = m_floor
+
+    def model_json(self) -> str:
+        return json.dumps(self.linker.misc.save_model_to_json())
+
+    def predict(self, pairs: pa.Table) -> pa.Table:
+        """Score the given (pid_l, pid_r) pairs; returns one row per pair."""
+        blocked = pa.table(
+            {
+                "match_key": pa.array(["0"] * pairs.num_rows, pa.string()),
+                "join_key_l": pairs.column("pid_l"),
+                "join_key_r": pairs.column("pid_r"),
+            }
+        )
+        sdf = self.db_api.register(blocked, table_name=f"mt_pairs_{id(blocked)}")
+        self.linker.table_management.register_blocked_pairs_for_predict(sdf)
+        pred = self.linker.inference.predict(warning_mode="never")
+        cols = []
+        for comp in COMPARISON_NAMES:
+            tf = f" + coalesce(p.mw_tf_adj_{comp}, 0)" if comp in TF_COMPARISONS else ""
+            cols.append(f"p.mw_{comp} AS lvl_{comp}, p.mw_{comp}{tf} AS w_{comp}")
+        sql = (
+            f"SELECT p.pid_l, p.pid_r, p.match_weight, p.match_probability, {', '.join(cols)} "
+            f"FROM {pred.physical_name} p"
+        )
+        if self.backend == "duckdb":
+            table: pa.Table = self.con.sql(sql).to_arrow_table()
+        else:  # pragma: no cover
+            table = pa.Table.from_pandas(self.db_api.spark.sql(sql).toPandas())
+        pred.drop_table_from_database_and_remove_from_cache()
+        return table
+
+    def levels(self) -> dict[str, list[tuple[float, str]]]:
+        """comparison -> [(match weight of the level before term frequencies, label)]."""
+        out: dict[str, list[tuple[float, str]]] = {}
+        for comp in self.linker._settings_obj.comparisons:
+            rows = []
+            for lvl in comp.comparison_levels:
+                weight = 0.0 if lvl.is_null_level else float(lvl._log2_bayes_factor)
+                rows.append((weight, str(lvl.label_for_charts)))
+            out[comp.output_column_name] = rows
+        return out
+
+    def close(self) -> None:
+        if self.backend == "duckdb":
+            self.con.close()
