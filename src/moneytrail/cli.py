@@ -62,11 +62,32 @@ def run(
         typer.Option("--store", help="DuckDB warehouse file (default: OUT/warehouse.duckdb)."),
     ] = None,
     model: Annotated[str, typer.Option("--model", help="default, or baseline (the published rule).")] = "default",
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML or TOML file of indicator parameters and scoring options.")
+    ] = None,
+    target_precision: Annotated[
+        float | None, typer.Option("--target-precision", help="Flag transactions at this precision (default 0.95).")
+    ] = None,
+    subject_target_precision: Annotated[
+        float | None, typer.Option("--subject-target-precision", help="Precision of each role's queue (default 0.9).")
+    ] = None,
+    alert_budget: Annotated[
+        float | None, typer.Option("--alert-budget", help="Flag this many transactions per million instead.")
+    ] = None,
+    weights: Annotated[Path | None, typer.Option("--weights", help="Model weights from `moneytrail train`.")] = None,
 ) -> None:
     """Ingest a bundle and write transaction_scores, subjects, subject_records and quarantine."""
     from moneytrail.pipeline.run import run_batch
 
-    run_batch(bundle, out, store=store, model=model, console=console)
+    scoring = {
+        "config": config,
+        "target_precision": target_precision,
+        "subject_target_precision": subject_target_precision,
+        "alert_budget": alert_budget,
+        "weights": weights,
+    }
+    run_batch(bundle, out, store=store, model=model, console=console,
+              scoring={k: v for k, v in scoring.items() if v is not None})
 
 
 @app.command()
@@ -86,7 +107,7 @@ def demo(
 def _register_stage_commands() -> None:
     import importlib
 
-    for module in ("moneytrail.synth.cli", "moneytrail.evaluate.cli", "moneytrail.resolve.cli", "moneytrail.scoring.cli", "moneytrail.referrals.cli"):
+    for module in ("moneytrail.synth.cli", "moneytrail.evaluate.cli", "moneytrail.resolve.cli", "moneytrail.scoring.cli", "moneytrail.referrals.cli", "moneytrail.network.cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -38,6 +38,7 @@ def run_batch(
     store: Path | None = None,
     model: str = "default",
     console: Console | None = None,
+    scoring: dict[str, object] | None = None,
 ) -> RunReport:
     """Ingest `bundle` and write the contract files to `out`.
 
@@ -65,7 +66,7 @@ def run_batch(
         report.ingest = {"loaded": ingested.loaded, "quarantined": ingested.quarantined}
         if console:
             ingested.print(console)
-        for name, stage in stages(model):
+        for name, stage in stages(model, scoring or {}):
             t0 = time.perf_counter()
             say(f"[bold]{name}[/] ...")
             stage(wh.con)
@@ -77,6 +78,7 @@ def run_batch(
         json.dumps(
             {
                 "bundle": str(bundle),
+                "scoring": {k: str(v) for k, v in (scoring or {}).items() if v is not None},
                 "store": str(store_path),
                 "model": model,
                 "stage_seconds": {k: round(v, 3) for k, v in report.stage_seconds.items()},
@@ -95,7 +97,8 @@ def run_batch(
 Stage = Callable[[duckdb.DuckDBPyConnection], object]
 
 
-def stages(model: str = "default") -> list[tuple[str, Stage]]:
+def stages(model: str = "default", scoring: dict[str, object] | None = None) -> list[tuple[str, Stage]]:
+    """The batch run's stages in order; `scoring` holds the options of `score`."""
     from moneytrail.network import run_network
     from moneytrail.referrals import run_referrals
     from moneytrail.resolve import resolve
@@ -108,6 +111,6 @@ def stages(model: str = "default") -> list[tuple[str, Stage]]:
     return [
         ("resolve", resolve),
         ("referrals", run_referrals),
-        ("score", score),
+        ("score", lambda con: score(con, **(scoring or {}))),  # type: ignore[arg-type]
         ("network", run_network),
     ]

@@ -1,0 +1,229 @@
+"""The feature layer: plain SQL over the canonical tables and ``subject_records``.
+
+``mt_tx``   one row per transaction: both sides' names, subjects, flags the
+            indicators test (p2p, cross-border, high-risk corridor...).
+``mt_subj`` one row per subject: aggregates of its paying side (s.) and its
+            paid side (r.) that the sender- and receiver-level indicators test.
+
+DuckDB dialect kept to functions SQLGlot maps to Spark (no Python UDFs).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from moneytrail.indicators.config import ScoringConfig
+
+P2P_TYPES = "('transfer', 'send_money', 'credit_transfer', 'card_transfer', 'payment')"
+TRAVEL_MCC = "(mcc_n BETWEEN 3000 AND 3999 OR mcc_n IN (4511, 4722, 7011, 4411, 4112))"
+
+
+def _quote(values: tuple[str, ...] | list[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def build_names(con: duckdb.DuckDBPyConnection) -> None:
+    """mt_names(name_norm, origin): the surname-origin class of each distinct name."""
+    con.execute("""
+        CREATE OR REPLACE TABLE mt_names AS
+        WITH tok AS (
+            SELECT name_norm, unnest(string_split(name_norm, ' ')) AS token
+            FROM (SELECT DISTINCT name_norm FROM parties WHERE name_norm IS NOT NULL)
+        ), hits AS (
+            SELECT tok.name_norm, l.origin, count(*) AS n
+            FROM tok JOIN mt_lex_surname l ON l.token = tok.token
+            GROUP BY tok.name_norm, l.origin
+        )
+        SELECT name_norm, arg_max(origin, n) AS origin FROM hits GROUP BY name_norm
+    """)
+
+
+def build_tx(con: duckdb.DuckDBPyConnection, cfg: ScoringConfig) -> None:
+    """mt_tx (a view, materialised once as mt_txi): one row per transaction with the columns the indicators test (alias t)."""
+    hr = _quote(cfg.high_risk_countries)
+    subj = has_table(con, "subject_records")
+    sr_join = (
+        "LEFT JOIN subject_records sr ON sr.provider = p.provider AND sr.record_id = p.record_id AND sr.party = p.party"
+        if subj else ""
+    )
+    sr_id = "sr.subject_id" if subj else "CAST(NULL AS VARCHAR)"
+    old = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'mt_tx'").fetchone()
+    if old and old[0]:
+        con.execute("DROP TABLE mt_tx")  # left by an older version
+
+    def pick(col: str) -> str:  # the to side: the beneficiary before the merchant
+        return (f"coalesce(any_value({col}) FILTER (WHERE side = 'to' AND party <> 'merchant'), "
+                f"any_value({col}) FILTER (WHERE party = 'merchant'))")
+
+    # one pass over parties (joined once to subject_records), pivoted to one row per transaction
+    con.execute(f"""
+        CREATE OR REPLACE VIEW mt_tx AS
+        WITH sides AS (
+            SELECT p.provider, p.record_id, p.party, p.side, p.name_norm, p.dob, p.country, p.account,
+                   coalesce({sr_id}, 'u:' || p.provider || ':' || coalesce(p.account, p.name_norm || '|' || coalesce(p.country, ''), p.record_id || '#' || p.side)) AS subject_id
+            FROM parties p {sr_join}
+        ), pv AS (
+            SELECT provider, record_id,
+                   any_value(name_norm) FILTER (WHERE side = 'from') AS s_name,
+                   any_value(dob) FILTER (WHERE side = 'from') AS s_dob,
+                   any_value(subject_id) FILTER (WHERE side = 'from') AS sender_id,
+                   {pick('name_norm')} AS r_name,
+                   {pick('subject_id')} AS receiver_id
+            FROM sides GROUP BY provider, record_id
+        ), base AS (
+            SELECT t.provider, t.record_id, t.format, t.txn_type, t.ts_utc,
+                   CAST(epoch(t.ts_utc) AS BIGINT) AS ts_s,
+                   t.local_hour, CAST(t.amount AS DOUBLE) AS amount, t.currency,
+                   coalesce(t.amount_usd, 0.0) AS amount_usd,
+                   t.payout_agent_id, t.channel, lower(t.memo) AS memo_l, t.mcc,
+                   TRY_CAST(t.mcc AS INTEGER) AS mcc_n,
+                   lower(t.merchant_name) AS merchant_l, t.sender_country, t.receiver_country,
+                   t.device_id,
+                   date_diff('minute', t.ts_utc, t.paid_out_at) AS payout_minutes,
+                   pv.s_name, pv.s_dob, pv.r_name,
+                   coalesce(pv.sender_id, 'u:' || t.provider || ':' || t.record_id || '#from') AS sender_id,
+                   coalesce(pv.receiver_id, 'u:' || t.provider || ':' || t.record_id || '#to') AS receiver_id
+            FROM transactions t
+            LEFT JOIN pv ON pv.provider = t.provider AND pv.record_id = t.record_id
+        )
+        SELECT b.*,
+               b.txn_type IN {P2P_TYPES} AS is_p2p,
+               b.txn_type = 'purchase' AS is_card_purchase,
+               coalesce(b.sender_country <> b.receiver_country, FALSE) AS cross_border,
+               coalesce(b.receiver_country IN ({hr}), FALSE) AS hr,
+               coalesce(b.receiver_country IN ({hr}), FALSE) AS merchant_hr,
+               coalesce({TRAVEL_MCC}, FALSE) AS is_travel,
+               date_diff('year', b.s_dob, CAST(b.ts_utc AS DATE)) AS s_age,
+               coalesce(list_has_any(string_split(b.s_name, ' '), string_split(b.r_name, ' ')), FALSE) AS name_tie,
+               so.origin AS s_origin, ro.origin AS r_origin,
+               count(*) OVER (PARTITION BY b.sender_id, b.receiver_id) AS pair_n
+        FROM base b
+        LEFT JOIN mt_names so ON so.name_norm = b.s_name
+        LEFT JOIN mt_names ro ON ro.name_norm = b.r_name
+    """)
+
+
+def _num(cfg: ScoringConfig, indicator_id: str, param: str) -> float:
+    value = cfg.value(indicator_id, param)
+    assert not isinstance(value, list)
+    return float(value)
+
+
+def build_subjects(con: duckdb.DuckDBPyConnection, cfg: ScoringConfig) -> None:
+    """mt_subj: per-subject aggregates of both sides; needs mt_txi (transaction fires)."""
+    window_s = int(_num(cfg, "MT21", "window_days") * 86400)
+    micro = _num(cfg, "MT32", "max_usd")
+    con.execute(f"""
+        CREATE OR REPLACE TABLE mt_subj AS
+        WITH xb AS (
+            SELECT sender_id, receiver_id, ts_s, amount_usd, hr, name_tie, s_origin, r_origin,
+                   ts_s - lag(ts_s) OVER (PARTITION BY sender_id ORDER BY ts_s) AS gap_s,
+                   CASE WHEN hr THEN count(*) OVER (PARTITION BY sender_id, hr ORDER BY ts_s
+                        RANGE BETWEEN {window_s} PRECEDING AND CURRENT ROW) ELSE 0 END AS burst_n
+            FROM mt_txi WHERE is_p2p AND cross_border
+        ), xb_agg AS (
+            SELECT sender_id AS subject_id,
+                   count(*) AS n_xb,
+                   count(*) FILTER (WHERE hr) AS n_hr_xb,
+                   count(DISTINCT receiver_id) FILTER (WHERE hr) AS n_recv_hr,
+                   count(DISTINCT receiver_id) FILTER (WHERE NOT name_tie AND (s_origin IS NULL OR r_origin IS NULL OR s_origin <> r_origin)) AS n_recv_unrel,
+                   max(burst_n) AS burst_max,
+                   CASE WHEN isnan(corr(amount_usd, ts_s)) THEN NULL ELSE corr(amount_usd, ts_s) END AS esc_corr,
+                   CASE WHEN isnan(corr(gap_s, ts_s)) THEN NULL ELSE -corr(gap_s, ts_s) END AS freq_esc,
+                   CASE WHEN isnan(stddev_samp(gap_s)) THEN NULL ELSE stddev_samp(gap_s) / nullif(avg(gap_s), 0) END AS gap_cv,
+                   avg(CASE WHEN name_tie THEN 1.0 ELSE 0.0 END) AS tie_share,
+                   count(*) FILTER (WHERE amount_usd <= {micro}) AS n_micro,
+                   max(amount_usd) FILTER (WHERE hr) AS max_hr_usd,
+                   max(amount_usd) AS max_xb_usd,
+                   min(ts_s) FILTER (WHERE hr) AS first_hr_s
+            FROM xb GROUP BY sender_id
+        ), out_agg AS (
+            SELECT sender_id AS subject_id,
+                   count(*) AS n_out,
+                   sum(f_MT01) AS n_low_hr,
+                   count(DISTINCT receiver_country) FILTER (WHERE is_p2p AND cross_border AND hr) AS n_hr_countries,
+                   sum(f_MT03) AS night_n,
+                   sum(f_MT03) / nullif(count(*) FILTER (WHERE is_p2p AND cross_border), 0) AS night_share,
+                   sum(f_MT10) AS n_anon, sum(f_MT11) AS n_webcam, sum(f_MT12) AS n_voip,
+                   sum(f_MT13) AS n_travel,
+                   max(CASE WHEN f_MT13 = 1 THEN ts_s END) AS last_travel_s,
+                   max(s_age) AS age,
+                   coalesce(sum(amount_usd) FILTER (WHERE txn_type = 'withdrawal'), 0) AS withdraw_usd,
+                   coalesce(sum(amount_usd) FILTER (WHERE is_p2p AND NOT cross_border), 0) AS onward_usd
+            FROM mt_txi GROUP BY sender_id
+        ), in_agg AS (
+            SELECT receiver_id AS subject_id,
+                   count(*) AS n_in_xb,
+                   count(DISTINCT sender_id) AS n_in_senders,
+                   count(DISTINCT sender_id) FILTER (WHERE NOT name_tie) AS n_in_unrel,
+                   count(DISTINCT sender_country) AS n_in_countries,
+                   avg(CAST(f_MT15 AS DOUBLE)) AS band_share,
+                   sum(f_MT15) AS n_band,
+                   sum(f_MT14) AS n_quick,
+                   sum(f_MT14) / nullif(count(payout_minutes), 0) AS quick_share,
+                   sum(amount_usd) AS in_xb_usd
+            FROM mt_txi WHERE is_p2p AND cross_border GROUP BY receiver_id
+        ), agent_recv AS (
+            SELECT DISTINCT t.payout_agent_id, t.receiver_id
+            FROM mt_txi t JOIN in_agg i ON i.subject_id = t.receiver_id
+            WHERE t.payout_agent_id IS NOT NULL AND i.n_in_unrel >= 2
+        ), agent_n AS (
+            SELECT payout_agent_id, count(*) AS n FROM agent_recv GROUP BY payout_agent_id
+        ), agent_hub AS (
+            SELECT a.receiver_id AS subject_id, max(n.n) AS agent_hub
+            FROM agent_recv a JOIN agent_n n USING (payout_agent_id) GROUP BY a.receiver_id
+        ), dev AS (
+            SELECT DISTINCT device_id, sender_id FROM mt_txi WHERE device_id IS NOT NULL
+        ), dev_n AS (
+            SELECT device_id, count(*) AS n FROM dev GROUP BY device_id
+        ), dev_share AS (
+            SELECT d.sender_id AS subject_id, max(n.n) AS device_share
+            FROM dev d JOIN dev_n n USING (device_id) GROUP BY d.sender_id
+        ), from_recv AS (
+            SELECT t.receiver_id AS subject_id, count(DISTINCT t.sender_id) AS n_from_receivers
+            FROM mt_txi t JOIN in_agg i ON i.subject_id = t.sender_id
+            WHERE t.is_p2p AND NOT t.cross_border AND i.n_in_unrel >= 1
+            GROUP BY t.receiver_id
+        ), ids AS (
+            SELECT subject_id FROM out_agg UNION SELECT subject_id FROM in_agg UNION SELECT subject_id FROM from_recv
+        )
+        SELECT ids.subject_id,
+               coalesce(o.n_out, 0) AS n_out,
+               coalesce(x.n_xb, 0) AS n_xb, coalesce(x.n_hr_xb, 0) AS n_hr_xb,
+               coalesce(x.n_recv_hr, 0) AS n_recv_hr, coalesce(x.n_recv_unrel, 0) AS n_recv_unrel,
+               coalesce(x.burst_max, 0) AS burst_max,
+               coalesce(x.esc_corr, 0) AS esc_corr, coalesce(x.freq_esc, 0) AS freq_esc,
+               coalesce(x.gap_cv, 99) AS gap_cv, coalesce(x.tie_share, 0) AS tie_share,
+               coalesce(x.n_micro, 0) AS n_micro, coalesce(x.max_hr_usd, 0) AS max_hr_usd,
+               coalesce(x.max_xb_usd, 0) AS max_xb_usd,
+               x.first_hr_s,
+               coalesce(o.n_low_hr, 0) AS n_low_hr, coalesce(o.n_hr_countries, 0) AS n_hr_countries,
+               coalesce(o.night_n, 0) AS night_n, coalesce(o.night_share, 0) AS night_share,
+               coalesce(o.n_anon, 0) AS n_anon, coalesce(o.n_webcam, 0) AS n_webcam,
+               coalesce(o.n_voip, 0) AS n_voip, coalesce(o.n_travel, 0) AS n_travel,
+               o.last_travel_s, o.age,
+               coalesce(i.n_in_xb, 0) AS n_in_xb, coalesce(i.n_in_senders, 0) AS n_in_senders,
+               coalesce(i.n_in_unrel, 0) AS n_in_unrel, coalesce(i.n_in_countries, 0) AS n_in_countries,
+               coalesce(i.band_share, 0) AS band_share, coalesce(i.n_band, 0) AS n_band,
+               coalesce(i.n_quick, 0) AS n_quick, coalesce(i.quick_share, 0) AS quick_share,
+               coalesce(i.in_xb_usd, 0) AS in_xb_usd,
+               coalesce(o.withdraw_usd, 0) / nullif(i.in_xb_usd, 0) AS withdraw_ratio,
+               coalesce(o.onward_usd, 0) / nullif(i.in_xb_usd, 0) AS pass_ratio,
+               coalesce(h.agent_hub, 0) AS agent_hub,
+               coalesce(d.device_share, 0) AS device_share,
+               coalesce(fr.n_from_receivers, 0) AS n_from_receivers
+        FROM ids
+        LEFT JOIN out_agg o USING (subject_id)
+        LEFT JOIN xb_agg x USING (subject_id)
+        LEFT JOIN in_agg i USING (subject_id)
+        LEFT JOIN agent_hub h USING (subject_id)
+        LEFT JOIN dev_share d USING (subject_id)
+        LEFT JOIN from_recv fr USING (subject_id)
+    """)

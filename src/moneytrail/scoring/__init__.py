@@ -1,0 +1,289 @@
+"""Calibrated, explainable scores for transactions and subjects.
+
+``score(con, config)`` is the batch run's scoring stage: it evaluates the
+indicator catalogue (``moneytrail.indicators``), applies the transparent
+logistic models of ``weights.json`` and flags by a target precision or an
+alert budget. Tables written:
+
+``transaction_scores(provider, record_id, score, flagged, reasons)``
+``subject_scores(subject_id, role, score, flagged, reasons)``
+``transaction_indicators`` / ``subject_indicators`` (values and thresholds that fired)
+``mt_txf`` / ``mt_subf`` (the model features, for ``explain`` and training)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from moneytrail.indicators import ScoringConfig, compute_indicators, load_catalogue, load_config
+from moneytrail.indicators.catalogue import ROLES
+from moneytrail.indicators.features import has_table
+from moneytrail.schema import Column, Table, register
+from moneytrail.scoring.model import SPLIT_MODEL, ModelSet, load_models
+
+TRANSACTION_SCORES = register(
+    Table(
+        "transaction_scores",
+        "Calibrated score per transaction, flag and the indicator ids that fired.",
+        (
+            Column("provider", "VARCHAR"),
+            Column("record_id", "VARCHAR"),
+            Column("score", "DOUBLE", "0 to 1, calibrated probability of an abuse payment"),
+            Column("flagged", "INTEGER", "1 when raised for review"),
+            Column("reasons", "VARCHAR", "indicator ids that fired, ';'-separated"),
+        ),
+        key=("provider", "record_id"),
+        derived=True,
+    )
+)
+SUBJECT_SCORES = register(
+    Table(
+        "subject_scores",
+        "Calibrated score per resolved subject, its role, flag and reasons.",
+        (
+            Column("subject_id", "VARCHAR"),
+            Column("role", "VARCHAR", "consumer, facilitator, intermediary or none"),
+            Column("score", "DOUBLE"),
+            Column("flagged", "INTEGER"),
+            Column("reasons", "VARCHAR"),
+            Column("score_consumer", "DOUBLE"),
+            Column("score_facilitator", "DOUBLE"),
+            Column("score_intermediary", "DOUBLE"),
+        ),
+        key=("subject_id",),
+        derived=True,
+    )
+)
+
+DEFAULT_TARGET_PRECISION = 0.95  # transactions
+DEFAULT_SUBJECT_TARGET_PRECISION = 0.9  # each role queue of subjects
+ROLE_FLOOR = 0.3  # below this best role score, the role is 'none'
+
+CARD_TX = ("MT10", "MT11", "MT12", "MT13", "MT16")
+
+
+def _resolve_config(config: ScoringConfig | str | Path | None) -> ScoringConfig:
+    if isinstance(config, ScoringConfig):
+        return config
+    return load_config(config)
+
+
+def build_transaction_features(con: duckdb.DuckDBPyConnection) -> None:
+    """mt_txf: the transaction model's features (indicator fires, subject ones gated)."""
+    cat = load_catalogue()
+    tx = [f"t.f_{i.id}" for i in cat.by_level("transaction")]
+    card = " OR ".join(f"t.f_{i} = 1" for i in CARD_TX)
+    rel_s = f"((t.is_p2p AND t.cross_border) OR {card})"
+    rel_r = "(t.is_p2p AND t.cross_border)"
+    s = [f"CASE WHEN {rel_s} THEN coalesce(si.f_{i.id}, 0) ELSE 0 END AS f_{i.id}" for i in cat.by_level("sender")]
+    r = [f"CASE WHEN {rel_r} THEN coalesce(ri.f_{i.id}, 0) ELSE 0 END AS f_{i.id}" for i in cat.by_level("receiver")]
+    # money leaving a receiving subject (cash-out, passing on): the payer's receiver-level fires
+    o = [f"CASE WHEN NOT {rel_r} AND NOT t.is_card_purchase THEN coalesce(si.f_{i.id}, 0) ELSE 0 END AS o_{i.id}"
+         for i in cat.by_level("receiver")]
+    con.execute(f"""
+        CREATE OR REPLACE TABLE mt_txf AS
+        SELECT t.provider, t.record_id, t.sender_id, t.receiver_id,
+               CASE WHEN t.is_p2p AND t.cross_border THEN 1 ELSE 0 END AS is_xb_p2p,
+               CASE WHEN t.is_card_purchase THEN 1 ELSE 0 END AS is_card,
+               CASE WHEN t.txn_type = 'withdrawal' THEN 1 ELSE 0 END AS is_withdrawal,
+               CASE WHEN t.is_p2p AND NOT t.cross_border THEN 1 ELSE 0 END AS is_dom_p2p,
+               CASE WHEN {rel_s} THEN 1 ELSE 0 END AS rel_s,
+               {", ".join(tx)}, {", ".join(s)}, {", ".join(r)}, {", ".join(o)}
+        FROM mt_txi t
+        LEFT JOIN mt_subi si ON si.subject_id = t.sender_id
+        LEFT JOIN mt_subi ri ON ri.subject_id = t.receiver_id
+    """)
+
+
+def _reasons_sql(ids: list[str], cond: str = "{c} = 1", prefix: str = "") -> str:
+    items = ", ".join(f"CASE WHEN {cond.format(c=prefix + 'f_' + i)} THEN '{i}' END" for i in ids)
+    return f"concat_ws(';', {items})"
+
+
+def build_subject_features(con: duckdb.DuckDBPyConnection) -> None:
+    """mt_subf: the subject models' features, for every subject."""
+    cat = load_catalogue()
+    subj_ids = [i.id for i in cat.indicators if i.level != "transaction"]
+    tx_ids = [i.id for i in cat.by_level("transaction")]
+    universe = "SELECT subject_id FROM mt_subj UNION SELECT sender_id FROM mt_txf UNION SELECT receiver_id FROM mt_txf"
+    if has_table(con, "subject_records"):
+        universe += " UNION SELECT subject_id FROM subject_records"
+    shares = ", ".join(f"avg(CAST(f.f_{i} AS DOUBLE)) AS share_{i}" for i in tx_ids)
+    con.execute(f"""
+        CREATE OR REPLACE TABLE mt_subf AS
+        WITH u AS ({universe}),
+        outs AS (
+            SELECT f.sender_id AS subject_id, {shares}, max(s.score) AS tx_out
+            FROM mt_txf f JOIN transaction_scores s USING (provider, record_id)
+            WHERE f.rel_s = 1 GROUP BY f.sender_id
+        ), ins AS (
+            SELECT f.receiver_id AS subject_id, avg(s.score) AS tx_in,
+                   avg(CAST(f.f_MT14 AS DOUBLE)) AS in_share_MT14,
+                   avg(CAST(f.f_MT15 AS DOUBLE)) AS in_share_MT15
+            FROM mt_txf f JOIN transaction_scores s USING (provider, record_id)
+            WHERE f.is_xb_p2p = 1 GROUP BY f.receiver_id
+        )
+        SELECT u.subject_id,
+               {", ".join(f"coalesce(si.f_{i}, 0) AS f_{i}" for i in subj_ids)},
+               {", ".join(f"coalesce(o.share_{i}, 0) AS share_{i}" for i in tx_ids)},
+               coalesce(o.tx_out, 0) AS tx_out, coalesce(i.tx_in, 0) AS tx_in,
+               coalesce(i.in_share_MT14, 0) AS in_share_MT14,
+               coalesce(i.in_share_MT15, 0) AS in_share_MT15
+        FROM u LEFT JOIN mt_subi si USING (subject_id)
+        LEFT JOIN outs o USING (subject_id) LEFT JOIN ins i USING (subject_id)
+    """)
+
+
+def subject_feature_names() -> list[str]:
+    cat = load_catalogue()
+    return (
+        [f"f_{i.id}" for i in cat.indicators if i.level != "transaction"]
+        + [f"share_{i.id}" for i in cat.by_level("transaction")]
+        + ["tx_out", "tx_in", "in_share_MT14", "in_share_MT15"]
+    )
+
+
+def transaction_feature_names() -> list[str]:
+    cat = load_catalogue()
+    return (
+        ["is_xb_p2p", "is_card", "is_withdrawal", "is_dom_p2p"]
+        + [f"f_{i.id}" for i in cat.indicators]
+        + [f"o_{i.id}" for i in cat.by_level("receiver")]
+    )
+
+
+def flag_threshold_sql(table: str, target_precision: float | None, budget_rows: int | None) -> str:
+    """A scalar SQL query giving the lowest flagged score (NULL: flag nothing)."""
+    if budget_rows is not None:
+        return f"""SELECT min(score) FROM (SELECT score FROM {table}
+                   ORDER BY score DESC LIMIT {max(int(budget_rows), 0)})"""
+    p = target_precision if target_precision is not None else DEFAULT_TARGET_PRECISION
+    # rows with the same score stand or fall together; the running mean of
+    # calibrated scores (sorted down) is the expected precision of the queue
+    return f"""SELECT min(score) FROM (
+                 SELECT score, sum(total) OVER (ORDER BY score DESC) / sum(n) OVER (ORDER BY score DESC)
+                        AS expected_precision
+                 FROM (SELECT score, sum(score) AS total, count(*) AS n FROM {table} GROUP BY score))
+               WHERE expected_precision >= {float(p)!r} AND score > 0.05"""
+
+
+def score(
+    con: duckdb.DuckDBPyConnection,
+    config: ScoringConfig | str | Path | None = None,
+    *,
+    target_precision: float | None = None,
+    subject_target_precision: float | None = None,
+    alert_budget: float | None = None,
+    weights: Path | None = None,
+) -> None:
+    """Score every transaction and subject (the batch run's scoring stage).
+
+    Flagging: with ``alert_budget`` (alerts per million transactions) the top
+    ``N * n / 1e6`` transactions are flagged; otherwise the deepest threshold
+    whose expected precision (mean calibrated score above it) reaches
+    ``target_precision`` (default 0.95). Subjects are flagged per role queue
+    by ``subject_target_precision`` (default 0.9).
+    Arguments win over the values of the configuration file.
+    """
+    cfg = _resolve_config(config)
+    models = load_models(weights or cfg.weights)
+    compute_indicators(con, cfg)
+    build_transaction_features(con)
+    _score_transactions(con, models, cfg, target_precision, alert_budget)
+    build_subject_features(con)
+    _score_subjects(con, models, cfg, subject_target_precision)
+
+
+def _score_transactions(
+    con: duckdb.DuckDBPyConnection, models: ModelSet, cfg: ScoringConfig,
+    target_precision: float | None, alert_budget: float | None,
+) -> None:
+    cat = load_catalogue()
+    ids = [i.id for i in cat.indicators]
+    recv = [i.id for i in cat.by_level("receiver")]
+    reasons = "concat_ws(';', " + ", ".join(
+        [f"CASE WHEN f_{i} = 1 THEN '{i}' END" for i in ids] + [f"CASE WHEN o_{i} = 1 THEN '{i}' END" for i in recv]
+    ) + ")"
+    con.execute(f"""
+        CREATE OR REPLACE TABLE mt_tx_scored AS
+        SELECT provider, record_id, {models.transaction.score_sql()} AS score,
+               {reasons} AS reasons
+        FROM mt_txf
+    """)
+    budget = alert_budget if alert_budget is not None else cfg.alert_budget
+    tp = target_precision if target_precision is not None else cfg.target_precision
+    budget_rows = None
+    if budget is not None:
+        n = con.execute("SELECT count(*) FROM mt_tx_scored").fetchone()
+        budget_rows = int((n[0] if n else 0) * budget // 1_000_000)
+    thr = con.execute(flag_threshold_sql("mt_tx_scored", tp, budget_rows)).fetchone()
+    threshold = thr[0] if thr and thr[0] is not None else 2.0
+    con.execute("DROP TABLE IF EXISTS transaction_scores")
+    con.execute(TRANSACTION_SCORES.ddl())
+    if budget_rows is not None:
+        con.execute(f"""
+            INSERT INTO transaction_scores
+            SELECT provider, record_id, score,
+                   CASE WHEN row_number() OVER (ORDER BY score DESC, provider, record_id) <= {budget_rows}
+                        THEN 1 ELSE 0 END, reasons
+            FROM mt_tx_scored""")
+    else:
+        con.execute(f"""
+            INSERT INTO transaction_scores
+            SELECT provider, record_id, score, CASE WHEN score >= {threshold!r} THEN 1 ELSE 0 END, reasons
+            FROM mt_tx_scored""")
+    con.execute("DROP TABLE mt_tx_scored")
+
+
+def _score_subjects(
+    con: duckdb.DuckDBPyConnection, models: ModelSet, cfg: ScoringConfig, target_precision: float | None
+) -> None:
+    cat = load_catalogue()
+    subj_ids = [i.id for i in cat.indicators if i.level != "transaction"]
+    tx_ids = [i.id for i in cat.by_level("transaction")]
+    role_cols = ", ".join(f"{models.subject[r].score_sql()} AS p_{r}" for r in ROLES)
+    split = models.subject.get(SPLIT_MODEL)
+    # facilitator or intermediary: a dedicated model when trained, else the larger one-vs-rest
+    is_fac = f"{split.score_sql()} >= 0.5" if split else "p_facilitator >= p_intermediary"
+    reasons = (
+        "concat_ws(';', "
+        + ", ".join(f"CASE WHEN f_{i} = 1 THEN '{i}' END" for i in subj_ids)
+        + ", "
+        + ", ".join(f"CASE WHEN share_{i} >= 0.5 THEN '{i}' END" for i in tx_ids)
+        + ")"
+    )
+    con.execute(f"""
+        CREATE OR REPLACE TABLE mt_sub_scored AS
+        WITH p AS (SELECT subject_id, {role_cols}, {is_fac} AS is_fac, {reasons} AS reasons FROM mt_subf)
+        SELECT subject_id, p_consumer, p_facilitator, p_intermediary, reasons,
+               -- the receiving side (facilitator or intermediary) is one queue: the two
+               -- one-vs-rest models share most evidence, their sum estimates P(either)
+               greatest(p_consumer, least(p_facilitator + p_intermediary, 1.0)) AS score,
+               CASE WHEN greatest(p_consumer, p_facilitator + p_intermediary) < {ROLE_FLOOR} THEN 'none'
+                    WHEN p_consumer >= p_facilitator + p_intermediary THEN 'consumer'
+                    WHEN is_fac THEN 'facilitator'
+                    ELSE 'intermediary' END AS role
+        FROM p
+    """)
+    tp = target_precision if target_precision is not None else (
+        cfg.subject_target_precision or DEFAULT_SUBJECT_TARGET_PRECISION
+    )
+    # one threshold per role: the precision of each role's queue is what an analyst sizes
+    thresholds = {}
+    for role in ROLES:
+        thr = con.execute(flag_threshold_sql(f"(SELECT score FROM mt_sub_scored WHERE role = '{role}')", tp, None)).fetchone()
+        thresholds[role] = thr[0] if thr and thr[0] is not None else 2.0
+    cases = " ".join(f"WHEN role = '{r}' AND score >= {t!r} THEN 1" for r, t in thresholds.items())
+    con.execute("DROP TABLE IF EXISTS subject_scores")
+    con.execute(SUBJECT_SCORES.ddl())
+    con.execute(f"""
+        INSERT INTO subject_scores
+        SELECT subject_id, role, score, CASE {cases} ELSE 0 END, reasons,
+               p_consumer, p_facilitator, p_intermediary
+        FROM mt_sub_scored""")
+    con.execute("DROP TABLE mt_sub_scored")
+
+
+__all__ = ["DEFAULT_SUBJECT_TARGET_PRECISION", "DEFAULT_TARGET_PRECISION", "score"]

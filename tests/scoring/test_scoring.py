@@ -1,0 +1,158 @@
+"""Scores, calibration, flagging and explanations."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from moneytrail.indicators import load_catalogue
+from moneytrail.scoring import score
+from moneytrail.scoring.explain import explain_subject, explain_transaction
+from moneytrail.scoring.model import ModelSet, load_models
+from moneytrail.scoring.train import fit
+
+try:  # tests/ may or may not be a package
+    from tests.indicators.builders import tx, warehouse
+except ModuleNotFoundError:
+    from indicators.builders import tx, warehouse  # type: ignore[no-redef]
+
+
+def _world() -> list[dict]:
+    rows = []
+    # a consumer: night, memo, fan-out, small even amounts, VPN spend
+    for i in range(6):
+        rows.append(tx(day=i * 3, hour=23, memo="pang-aral", dob="1968-02-01", r=f"ana cruz{i % 3}", record_id=f"C{i}"))
+    rows.append(tx(fmt="card-csv", mcc="4816", merchant="NordVPN", r_country="PA", s_key="john smith|US", record_id="V1"))
+    # a family remittance: same surname, monthly, daytime
+    for i in range(4):
+        rows.append(tx(day=30 * i, s="jose santos", r="maria santos", usd=213.4, record_id=f"F{i}"))
+    # ordinary domestic payments
+    for i in range(40):
+        rows.append(tx(day=i, s=f"person{i} wilson", r="corner shop", s_country="GB", r_country="GB",
+                       usd=12.5 + i, record_id=f"N{i}"))
+    return rows
+
+
+def test_scores_every_transaction_and_subject() -> None:
+    wh = warehouse(None, _world())
+    score(wh.con)
+    n_tx = wh.con.execute("SELECT count(*) FROM transaction_scores").fetchone()
+    assert n_tx == (51,)
+    bad = wh.con.execute("SELECT count(*) FROM transaction_scores WHERE score < 0 OR score > 1 OR score IS NULL").fetchone()
+    assert bad == (0,)
+    top = wh.con.execute("SELECT record_id FROM transaction_scores ORDER BY score DESC LIMIT 1").fetchone()
+    assert top is not None and top[0].startswith("C")
+    c = wh.con.execute("SELECT score, reasons FROM transaction_scores WHERE record_id = 'C0'").fetchone()
+    f = wh.con.execute("SELECT score FROM transaction_scores WHERE record_id = 'F0'").fetchone()
+    assert c is not None and f is not None and c[0] > f[0]
+    assert "MT05" in c[1].split(";") and "MT03" in c[1].split(";")
+    role = wh.con.execute("SELECT role, flagged FROM subject_scores WHERE subject_id = 'john smith|US'").fetchone()
+    assert role is not None and role[0] == "consumer"
+    roles = {r[0] for r in wh.con.execute("SELECT DISTINCT role FROM subject_scores").fetchall()}
+    assert roles <= {"consumer", "facilitator", "intermediary", "none"}
+    wh.close()
+
+
+def test_alert_budget_flags_exactly_the_budget() -> None:
+    wh = warehouse(None, _world())
+    score(wh.con, alert_budget=100_000)  # 10% of 51 transactions -> 5
+    flagged = wh.con.execute("SELECT count(*) FROM transaction_scores WHERE flagged = 1").fetchone()
+    assert flagged == (5,)
+    lowest_flagged = wh.con.execute("SELECT min(score) FROM transaction_scores WHERE flagged = 1").fetchone()
+    highest_not = wh.con.execute("SELECT max(score) FROM transaction_scores WHERE flagged = 0").fetchone()
+    assert lowest_flagged is not None and highest_not is not None and lowest_flagged[0] >= highest_not[0]
+    score(wh.con, target_precision=0.999999)
+    strict = wh.con.execute("SELECT count(*) FROM transaction_scores WHERE flagged = 1").fetchone()
+    score(wh.con, target_precision=0.5)
+    loose = wh.con.execute("SELECT count(*) FROM transaction_scores WHERE flagged = 1").fetchone()
+    assert strict is not None and loose is not None and strict[0] <= loose[0]
+    wh.close()
+
+
+def test_calibration_is_reliable_on_held_out_data() -> None:
+    """Fit on one sample, Platt on a held-out part, check reliability on a fresh sample."""
+    rng = np.random.default_rng(7)
+    true_w = np.array([2.0, 1.5, -1.0, 0.5, 3.0])
+
+    def sample(n: int) -> tuple[np.ndarray, np.ndarray]:
+        X = (rng.random((n, 5)) < 0.3).astype(float)
+        p = 1 / (1 + np.exp(-(X @ true_w - 3.0)))
+        return X, (rng.random(n) < p).astype(int)
+
+    X, y = sample(8_000)
+    hold = rng.random(len(y)) < 0.3
+    model = fit(X, y, hold, [f"x{i}" for i in range(5)])
+    Xt, yt = sample(8_000)
+    z = model.platt_a * (Xt @ np.array(model.weights) + model.intercept) + model.platt_b
+    p = 1 / (1 + np.exp(-z))
+    bins = np.digitize(p, [0.1, 0.2, 0.4, 0.6, 0.8])
+    for b in np.unique(bins):
+        sel = bins == b
+        if sel.sum() >= 200:
+            assert abs(p[sel].mean() - yt[sel].mean()) < 0.06, (b, p[sel].mean(), yt[sel].mean())
+
+
+def test_shipped_weights_cover_the_catalogue() -> None:
+    models = load_models()
+    assert isinstance(models, ModelSet)
+    ids = load_catalogue().ids
+    assert all(f"f_{i}" in models.transaction.features for i in ids)
+    text = models.to_json()
+    assert ModelSet.from_json(text).transaction.weights == models.transaction.weights
+
+
+def test_explain_transaction_and_subject() -> None:
+    wh = warehouse(None, _world())
+    score(wh.con)
+    buf = io.StringIO()
+    console = Console(file=buf, width=200)
+    models = load_models()
+    explain_transaction(wh.con, models, "mto", "C0", console)
+    text = buf.getvalue()
+    assert "score" in text and "MT05" in text and "pang-aral" in text
+    assert "FATF 2025 [S]" in text  # the source of MT03
+    assert "local hour >= 22" in text  # threshold
+    buf.truncate(0)
+    explain_subject(wh.con, models, "john smith|US", console)
+    text = buf.getvalue()
+    assert "consumer" in text and "Transactions behind it" in text and "C0" in text
+    wh.close()
+
+
+def test_cli_lists_and_shows(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from moneytrail.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["indicators", "list"])
+    assert res.exit_code == 0 and "MT01" in res.output
+    res = runner.invoke(app, ["indicators", "show", "MT05"])
+    assert res.exit_code == 0 and "pang-aral" in res.output and "AMLC" in res.output
+    res = runner.invoke(app, ["indicators", "weights"])
+    assert res.exit_code == 0 and "MT01" in res.output
+
+
+def test_explain_link_delegates_to_entity_resolution(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    import moneytrail.resolve as resolve
+    from moneytrail.cli import app
+    from moneytrail.store import Warehouse
+
+    Warehouse(tmp_path / "s.duckdb").close()
+    seen = {}
+
+    def fake_explain(con, a, b):  # type: ignore[no-untyped-def]
+        seen["args"] = (a, b)
+        return "EXPLANATION"
+
+    monkeypatch.setattr(resolve, "explain_link", fake_explain)
+    monkeypatch.setattr(resolve, "render_link", lambda e: f"rendered {e}")
+    res = CliRunner().invoke(app, ["explain", "--link", "p:1:sender", "q:2:payer", "--store", str(tmp_path / "s.duckdb")])
+    assert res.exit_code == 0, res.output
+    assert seen["args"] == ("p:1:sender", "q:2:payer")
+    assert "rendered EXPLANATION" in res.output
