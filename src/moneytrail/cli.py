@@ -103,18 +103,17 @@ def demo(
     run_demo(out, scale=scale, seed=seed, console=console, show=open_results)
 
 
-# Commands of the later stages register themselves here.
+# Each stage package adds its own commands; the CLI stays a thin table of contents.
 def _register_stage_commands() -> None:
-    import importlib
+    from moneytrail.evaluate import cli as evaluate_cli
+    from moneytrail.network import cli as network_cli
+    from moneytrail.referrals import cli as referrals_cli
+    from moneytrail.resolve import cli as resolve_cli
+    from moneytrail.scoring import cli as scoring_cli
+    from moneytrail.synth import cli as synth_cli
 
-    for module in ("moneytrail.synth.cli", "moneytrail.evaluate.cli", "moneytrail.resolve.cli", "moneytrail.scoring.cli", "moneytrail.referrals.cli", "moneytrail.network.cli"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith(module.rsplit(".", 1)[0]):
-                continue
-            raise
-        mod.register(app)
+    for module in (synth_cli, evaluate_cli, resolve_cli, referrals_cli, scoring_cli, network_cli):
+        module.register(app)
 
 
 _register_stage_commands()

@@ -81,6 +81,22 @@ def add_scenario(con: duckdb.DuckDBPyConnection) -> None:
               city="Toronto", country="CA")
     add_party(con, "RemitY", "Y-jr2", "sender", name="Jonathon Reyes Quinto", dob=date(1969, 11, 30),
               city="Toronto", country="CA")
+    # a rare name at two providers, nothing else in common (no phone, dob or email
+    # on the card side): one person by the subject-level "rare name" evidence
+    for i in range(3):
+        add_party(con, "RemitX", f"X-ok{i}", "sender", name="OKONKWO Chidiebere", phone="+61 400 333 444",
+                  city="Perth", country="AU", account="C-ok", account_kind="customer")
+        add_party(con, "CardX", f"K-ok{i}", "cardholder", name="chidiebere okonkwo", country="AU",
+                  account="tok_ok", account_kind="card")
+    # a facilitator as "Marisol Dalisay" and "Ma. Dalisay-Reyes", no phone, paid by
+    # one consumer (linked by email) through two operators
+    for i in range(3):
+        add_party(con, "RemitX", f"X-md{i}", "sender", name="Peter Grantham", email="pgrantham@example.com",
+                  country="AU", account="C-pg", account_kind="customer")
+        add_party(con, "RemitX", f"X-md{i}", "receiver", name="Marisol Dalisay", city="Angeles", country="PH")
+        add_party(con, "RemitY", f"Y-md{i}", "sender", name="GRANTHAM Peter", email="pgrantham@example.com",
+                  country="AU", account="C-pg2", account_kind="customer")
+        add_party(con, "RemitY", f"Y-md{i}", "receiver", name="Ma. Dalisay-Reyes", city="Angeles", country="PH")
 
 
 def subject_of(con: duckdb.DuckDBPyConnection, key: str) -> str:

@@ -55,6 +55,20 @@ def test_transliteration_order_and_typos_link(resolved: Resolved) -> None:
     assert subject_of(con, "RemitX:X-jr1:sender") == subject_of(con, "RemitY:Y-jr2:sender")
 
 
+def test_rare_exact_name_links_across_providers(resolved: Resolved) -> None:
+    """'OKONKWO Chidiebere' (remittance) and 'chidiebere okonkwo' (card): same rare name,
+    nothing disagreeing, nothing else in common — the subject-level rare-name evidence."""
+    con, _, _ = resolved
+    assert subject_of(con, "RemitX:X-ok0:sender") == subject_of(con, "CardX:K-ok0:cardholder")
+
+
+def test_receivers_paid_by_the_same_payer_link(resolved: Resolved) -> None:
+    """'Marisol Dalisay' and 'Ma. Dalisay-Reyes', no phone, both paid by one consumer."""
+    con, _, _ = resolved
+    assert subject_of(con, "RemitX:X-md0:sender") == subject_of(con, "RemitY:Y-md0:sender")
+    assert subject_of(con, "RemitX:X-md0:receiver") == subject_of(con, "RemitY:Y-md0:receiver")
+
+
 def test_merchants_resolve_by_merchant_id_only(resolved: Resolved) -> None:
     con, _, _ = resolved
     rows = con.execute(

@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
+
 
 class UnionFind:
     def __init__(self, n: int) -> None:
@@ -43,6 +45,45 @@ class ClusterResult:
     """(rid_l, rid_r, pid_l, pid_r) of the scored links that united two groups."""
     merges: int = 0
     chain_rejections: int = 0
+
+
+def _components(n: int, strong_l: list[int], strong_r: list[int]) -> np.ndarray:
+    """Group root (smallest record number) of every record after the strong links,
+    by connected components (scipy) instead of a Python union-find loop."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    a = np.asarray(strong_l, dtype=np.int64)
+    b = np.asarray(strong_r, dtype=np.int64)
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    # the root of a component is its smallest record number
+    first = np.full(labels.max() + 1 if n else 0, n, dtype=np.int64)
+    np.minimum.at(first, labels, np.arange(n, dtype=np.int64))
+    return first[labels]
+
+
+def _strong_merged(n: int, strong_l: list[int], strong_r: list[int]) -> list[int]:
+    """The strong edges that united two groups, as the sequential union-find over
+    the edges in their order would find them: Kruskal's spanning forest with the
+    edge's position as its weight (scipy's minimum spanning tree)."""
+    a = np.asarray(strong_l, dtype=np.int64)
+    b = np.asarray(strong_r, dtype=np.int64)
+    if len(a) == 0:
+        return []
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import minimum_spanning_tree
+
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    keep = lo != hi
+    idx = np.nonzero(keep)[0]
+    _, first = np.unique(lo[idx] * n + hi[idx], return_index=True)
+    idx = idx[first]  # first edge of each record pair
+    graph = coo_matrix(
+        ((idx + 1).astype(np.float64), (lo[idx], hi[idx])), shape=(n, n)
+    ).tocsr()
+    tree = minimum_spanning_tree(graph).tocoo()
+    return sorted((tree.data.astype(np.int64) - 1).tolist())
 
 
 def cluster(
@@ -93,59 +134,112 @@ def cluster(
         return ra
 
     # 1. strong links
-    for i, (a, b) in enumerate(zip(strong_l, strong_r, strict=True)):
-        ra, rb = find(a), find(b)
-        if ra == rb or (is_frozen[ra] and is_frozen[rb]):
-            continue
-        union(ra, rb)
-        result.strong_merged.append(i)
-        result.merges += 1
+    if initial is None and not frozen and len(strong_l) > 0:
+        root0 = _components(n, strong_l, strong_r)
+        parent[:] = root0.tolist()
+        size = np.bincount(root0, minlength=n).tolist()
+        result.strong_merged = _strong_merged(n, strong_l, strong_r)
+        result.merges += len(result.strong_merged)
+    else:
+        for i, (a, b) in enumerate(zip(strong_l, strong_r, strict=True)):
+            ra, rb = find(a), find(b)
+            if ra == rb or (is_frozen[ra] and is_frozen[rb]):
+                continue
+            union(ra, rb)
+            result.strong_merged.append(i)
+            result.merges += 1
+        root0 = np.fromiter((find(i) for i in range(n)), dtype=np.int64, count=n)
 
-    # 2. scored links between (group, profile) nodes
-    ap_index: dict[tuple[int, int], int] = {}
-    ap_count: list[int] = []
-    ap_rep: list[int] = []
-    ap_group: list[int] = []
-    pid_aps: dict[int, list[int]] = defaultdict(list)
-    for rid in range(1, n):
-        pid = record_pid[rid]
-        if not pid:
-            continue
-        key = (find(rid), pid)
-        idx = ap_index.get(key)
-        if idx is None:
-            idx = len(ap_count)
-            ap_index[key] = idx
-            ap_count.append(0)
-            ap_rep.append(rid)
-            ap_group.append(key[0])
-            pid_aps[pid].append(idx)
-        ap_count[idx] += 1
+    # 2. scored links between (group, profile) nodes ("aps"), numbered in the
+    # order of their first record
+    pid_arr = np.asarray(record_pid, dtype=np.int64)[:n]
+    rids = np.nonzero(pid_arr)[0]
+    rids = rids[rids > 0]
+    if len(rids) == 0 or not scored:
+        result.root = [find(i) for i in range(n)]
+        return result
+    key_grp, key_pid = root0[rids], pid_arr[rids]
+    order = np.lexsort((key_pid, key_grp))
+    kg, kp = key_grp[order], key_pid[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (kg[1:] != kg[:-1]) | (kp[1:] != kp[:-1])
+    starts = np.nonzero(new)[0]
+    ap_count_arr = np.diff(np.append(starts, len(order)))
+    ap_rep_arr = np.minimum.reduceat(rids[order], starts)
+    renum = np.argsort(ap_rep_arr, kind="stable")
+    ap_rep_arr, ap_count_arr = ap_rep_arr[renum], ap_count_arr[renum]
+    ap_group_arr, ap_pid_arr = kg[starts][renum], kp[starts][renum]
+    ap_count = ap_count_arr.tolist()
+    ap_rep = ap_rep_arr.tolist()
+    ap_group = ap_group_arr.tolist()
 
-    edges: list[tuple[float, int, int, int, int]] = []
-    for pid_l, pid_r, weight in scored:
-        aps_l, aps_r = pid_aps.get(pid_l), pid_aps.get(pid_r)
-        if not aps_l or not aps_r:
-            continue
-        if pid_l == pid_r:
-            first = aps_l[0]
-            edges.extend((weight, first, other, pid_l, pid_r) for other in aps_l[1:])
-        else:
-            edges.extend(
-                (weight, a, b, pid_l, pid_r)
-                for a in aps_l
-                for b in aps_r
-                if ap_group[a] != ap_group[b]
-            )
-    edges.sort(key=lambda e: (-e[0], e[1], e[2]))
+    sc = np.asarray(scored, dtype=np.float64).reshape(-1, 3)
+    s_l, s_r, s_w = sc[:, 0].astype(np.int64), sc[:, 1].astype(np.int64), sc[:, 2]
+    # aps of each pid, as sorted (pid, ap) arrays
+    by_pid = np.lexsort((np.arange(len(ap_pid_arr)), ap_pid_arr))
+    sorted_pid = ap_pid_arr[by_pid]
 
-    neighbours: list[list[int]] = [[] for _ in ap_count]
-    for _, a, b, _, _ in edges:
-        neighbours[a].append(b)
-        neighbours[b].append(a)
+    def expand(pids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(index into pids, ap) for every ap of every pid."""
+        lo = np.searchsorted(sorted_pid, pids, side="left")
+        hi = np.searchsorted(sorted_pid, pids, side="right")
+        cnt = hi - lo
+        src = np.repeat(np.arange(len(pids)), cnt)
+        offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        return src, by_pid[np.repeat(lo, cnt) + offs]
+
+    same = s_l == s_r
+    # a profile with itself: its first ap to each other ap
+    src, ap = expand(s_l[same])
+    w_same, pl_same = s_w[same][src], s_l[same][src]
+    first_ap = np.full(len(pl_same), -1, dtype=np.int64)
+    if len(src):
+        grp_start = np.ones(len(src), dtype=bool)
+        grp_start[1:] = src[1:] != src[:-1]
+        first_ap = np.maximum.accumulate(np.where(grp_start, np.arange(len(src)), 0))
+        first_ap = ap[first_ap]
+    keep_same = ap != first_ap
+    e_w = [w_same[keep_same]]
+    e_a = [first_ap[keep_same]]
+    e_b = [ap[keep_same]]
+    e_pl = [pl_same[keep_same]]
+    e_pr = [pl_same[keep_same]]
+    # two profiles: every ap of one with every ap of the other, across groups
+    dl, dr, dw = s_l[~same], s_r[~same], s_w[~same]
+    src_l, ap_l = expand(dl)
+    src_r, ap_r = expand(dr)
+    # cross product per scored pair
+    cnt_l = np.bincount(src_l, minlength=len(dl))
+    cnt_r = np.bincount(src_r, minlength=len(dl))
+    start_r = np.cumsum(cnt_r) - cnt_r
+    rep_l = cnt_r[src_l]
+    a_idx = np.repeat(np.arange(len(src_l)), rep_l)
+    offs = np.arange(rep_l.sum()) - np.repeat(np.cumsum(rep_l) - rep_l, rep_l)
+    b_idx = start_r[src_l[a_idx]] + offs
+    pa_, pb_ = ap_l[a_idx], ap_r[b_idx]
+    pair = src_l[a_idx]
+    del cnt_l
+    cross = ap_group_arr[pa_] != ap_group_arr[pb_]
+    e_w.append(dw[pair][cross])
+    e_a.append(pa_[cross])
+    e_b.append(pb_[cross])
+    e_pl.append(dl[pair][cross])
+    e_pr.append(dr[pair][cross])
+    ew, ea, eb = np.concatenate(e_w), np.concatenate(e_a), np.concatenate(e_b)
+    epl, epr = np.concatenate(e_pl), np.concatenate(e_pr)
+    order = np.lexsort((eb, ea, -ew))
+    ea, eb, epl, epr = ea[order], eb[order], epl[order], epr[order]
+
+    # neighbours of every ap (CSR), for the chaining guard's support count
+    both = np.concatenate([ea, eb])
+    other = np.concatenate([eb, ea])
+    nb_order = np.argsort(both, kind="stable")
+    nb_ptr = np.searchsorted(both[nb_order], np.arange(len(ap_count) + 1))
+    nb_list = other[nb_order].tolist()
+    nb_ptr_l = nb_ptr.tolist()
     members: dict[int, list[int]] = defaultdict(list)
     for idx, g in enumerate(ap_group):
-        members[find(g)].append(idx)
+        members[g].append(idx)
 
     refused: dict[tuple[int, int], tuple[int, int]] = {}
 
@@ -155,7 +249,7 @@ def cluster(
         reached: set[int] = set()
         for m in members[small]:
             hit = False
-            for nb in neighbours[m]:
+            for nb in nb_list[nb_ptr_l[m] : nb_ptr_l[m + 1]]:
                 if find(ap_group[nb]) == other:
                     hit = True
                     reached.add(nb)
@@ -163,7 +257,7 @@ def cluster(
                 linked_small += ap_count[m]
         return linked_small, sum(ap_count[x] for x in reached)
 
-    for _, a, b, pid_l, pid_r in edges:
+    for a, b, pid_l, pid_r in zip(ea.tolist(), eb.tolist(), epl.tolist(), epr.tolist(), strict=True):
         ra, rb = find(ap_group[a]), find(ap_group[b])
         if ra == rb or (is_frozen[ra] and is_frozen[rb]):
             continue

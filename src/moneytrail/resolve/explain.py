@@ -117,7 +117,7 @@ def _score(con: duckdb.DuckDBPyConnection, pid_a: int, pid_b: int) -> dict[str, 
     try:
         row = con.execute(
             f"SELECT match_weight, {levels_json_sql(labels, 's')} FROM "
-            "(SELECT *, NULL::DOUBLE AS w_counterparty FROM _explain_scored_arrow) s"
+            "(SELECT *, NULL::DOUBLE AS w_counterparty, NULL::DOUBLE AS w_subject FROM _explain_scored_arrow) s"
         ).fetchall()[0]
     finally:
         con.unregister("_explain_scored_arrow")
@@ -213,7 +213,7 @@ def explain_link(con: duckdb.DuckDBPyConnection, a: str, b: str) -> LinkExplanat
         if scored is not None:
             total = scored["match_weight"]
             for comp, (label, weight) in scored["levels"].items():
-                if comp == "counterparty":
+                if comp in ("counterparty", "subject_evidence"):
                     continue
                 out.comparisons.append((comp, label, float(weight)))
             shares = _counterparty(con, rid_a, rid_b)

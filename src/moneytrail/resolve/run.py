@@ -51,6 +51,11 @@ def levels_json_sql(labels: dict[str, list[tuple[float, str]]], alias: str) -> s
         f"WHEN {alias}.w_counterparty < 0 THEN 'no counterparty in common' ELSE 'n/a' END, "
         f"round(coalesce({alias}.w_counterparty, 0), 3))"
     )
+    parts.append(
+        f"'subject_evidence', json_array(CASE WHEN coalesce({alias}.w_subject, 0) > 0 "
+        f"THEN 'rare name or receiver paid by the same payer' ELSE 'n/a' END, "
+        f"round(coalesce({alias}.w_subject, 0), 3))"
+    )
     return "json_object(" + ", ".join(parts) + ")::VARCHAR"
 
 
