@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from moneytrail.ingest.pacs008 import is_pacs008, read_pacs008
 from moneytrail.ingest.stage import STAGE_SCHEMA, Rejected
 
-SAMPLES = Path("/work/shared/samples/iso20022")
+# The real samples live in the project's shared/ folder, beside the repository.
+_CANDIDATES = [Path(__file__).resolve().parents[3] / "shared", Path("/work/shared")]
+SAMPLES = next((c for c in _CANDIDATES if c.is_dir()), _CANDIDATES[0]) / "samples" / "iso20022"
 NS = "urn:iso:std:iso:20022:tech:xsd:pacs.008.001.{v}"
 
 
