@@ -10,7 +10,7 @@ from rich.table import Table
 
 
 def run_demo(out: Path, *, scale: float, seed: int, console: Console, show: bool = True) -> None:
-    from moneytrail.evaluate.evaluator import evaluate
+    from moneytrail.evaluate.evaluator import evaluate, write_json
     from moneytrail.pipeline.run import run_batch
     from moneytrail.synth.world import generate
 
@@ -26,6 +26,7 @@ def run_demo(out: Path, *, scale: float, seed: int, console: Console, show: bool
     run_batch(generated.bundle, results, console=console)
     console.rule("[bold]3. Against the ground truth[/]")
     evaluation = evaluate(generated.truth, results)
+    write_json(evaluation, results / "evaluation.json")
     if show:
         show_results(results, evaluation, console)
     console.print(f"\nResults: {results}\nWorld and truth: {world}")
@@ -40,12 +41,16 @@ def show_results(results: Path, evaluation: dict[str, object], console: Console)
     for row in subjects[:15]:
         table.add_row(row["subject_id"], row["role"], f"{float(row['score']):.3f}", row["reasons"][:80])
     console.print(table)
-    tx = evaluation.get("transactions", {})
-    if isinstance(tx, dict):
-        console.print(
-            "transactions: average precision {ap:.3f}, precision {p:.3f}, recall {r:.3f}".format(
-                ap=float(tx.get("average_precision", 0.0)),
-                p=float(tx.get("precision", 0.0)),
-                r=float(tx.get("recall", 0.0)),
-            )
-        )
+    from moneytrail.evaluate.evaluator import headline
+
+    wanted = ("transactions: average precision", "transactions: precision", "transactions: recall",
+              "subjects: consumer precision", "subjects: consumer recall", "subjects: lone consumer recall",
+              "subjects: facilitator precision", "subjects: facilitator recall", "quarantine: recall")
+    figures = dict(headline(evaluation))
+    table = Table(title="Against the ground truth (full table: moneytrail evaluate)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name in wanted:
+        if figures.get(name) is not None:
+            table.add_row(name, f"{float(figures[name] or 0):.3f}")
+    console.print(table)

@@ -1,0 +1,83 @@
+"""The batch run and the demo on a small synthetic world: the contract files, to the letter."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "moneytrail"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    proc = subprocess.run([*CLI, "demo", "--out", str(out), "--scale", "0.05", "--seed", "3"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Top subjects for review" in proc.stdout + proc.stderr
+    return out
+
+
+def read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def test_contract_files_have_exactly_the_contract_columns(demo: Path) -> None:
+    results = demo / "results"
+    expected = {
+        "transaction_scores.csv": ["provider", "record_id", "score", "flagged", "reasons"],
+        "subjects.csv": ["subject_id", "role", "score", "flagged", "reasons"],
+        "subject_records.csv": ["subject_id", "provider", "record_id", "party"],
+        "quarantine.csv": ["provider", "file", "location", "reason"],
+    }
+    for name, columns in expected.items():
+        header, rows = read(results / name)
+        assert header == columns, name
+        assert rows, name
+
+
+def test_every_good_transaction_is_scored_and_values_are_in_range(demo: Path) -> None:
+    _, scores = read(demo / "results" / "transaction_scores.csv")
+    _, truth = read(demo / "world" / "truth" / "transactions.csv")
+    good = {(t["provider"], t["record_id"]) for t in truth if t["malformed"] == "0"}
+    scored = {(s["provider"], s["record_id"]) for s in scores}
+    assert good <= scored
+    assert len(scored) == len(scores)  # one row per transaction
+    assert all(0.0 <= float(s["score"]) <= 1.0 and s["flagged"] in ("0", "1") for s in scores)
+    assert any(s["flagged"] == "1" for s in scores)
+
+
+def test_subjects_cover_every_party_and_roles_are_from_the_contract(demo: Path) -> None:
+    _, subjects = read(demo / "results" / "subjects.csv")
+    _, records = read(demo / "results" / "subject_records.csv")
+    _, parties = read(demo / "world" / "truth" / "parties.csv")
+    _, malformed = read(demo / "world" / "truth" / "malformed.csv")
+    bad = {(m["provider"], m["record_id"]) for m in malformed}
+    assert {s["role"] for s in subjects} <= {"consumer", "facilitator", "intermediary", "none"}
+    ids = {s["subject_id"] for s in subjects}
+    assert {r["subject_id"] for r in records} <= ids
+    covered = {(r["provider"], r["record_id"], r["party"]) for r in records}
+    expected = {(p["provider"], p["record_id"], p["party"]) for p in parties
+                if (p["provider"], p["record_id"]) not in bad}
+    assert expected <= covered
+
+
+def test_quarantine_lists_the_malformed_records(demo: Path) -> None:
+    _, quarantine = read(demo / "results" / "quarantine.csv")
+    _, malformed = read(demo / "world" / "truth" / "malformed.csv")
+    assert len(quarantine) >= len(malformed) > 0
+    assert all(q["reason"] and q["location"] for q in quarantine)
+
+
+def test_evaluation_beats_nothing_less_than_the_floor(demo: Path) -> None:
+    import json
+
+    result = json.loads((demo / "results" / "evaluation.json").read_text())
+    assert result["transactions"]["coverage"] == 1.0
+    assert result["transactions"]["average_precision"] > 0.8
