@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 from pathlib import Path
@@ -257,7 +258,8 @@ def test_mutated_lines_never_raise(
         ref[key] = value
     subjects = ref.get("subjects")
     if isinstance(subjects, list) and subjects and isinstance(subjects[0], dict):
-        subjects[0]["dob"] = changes[0][1] if changes else "x"
+        # a copy: the value may be the subjects list itself, which would make a cycle
+        subjects[0]["dob"] = copy.deepcopy(changes[0][1]) if changes else "x"
     p = tmp_path / "r.jsonl"
     p.write_bytes(json.dumps(ref).encode() + b"\n" + junk + b"\n")
     rec = read(p)
