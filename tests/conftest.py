@@ -6,9 +6,18 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from moneytrail.store import Warehouse
+
+# CI explores the same examples every run, so a red build always means a change broke
+# something; locally hypothesis keeps exploring new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 REMITTANCE_HEADER = [
     "transfer_id", "created_at", "sender_id", "sender_name", "sender_dob", "sender_phone",
