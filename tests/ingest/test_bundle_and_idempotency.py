@@ -144,3 +144,18 @@ def test_killed_ingest_rerun_matches_uninterrupted_run(tmp_path: Path) -> None:
 
     subprocess.run([*CLI, "ingest", str(bundle), "--store", str(killed)], check=True, capture_output=True, env=env)
     assert snapshot(killed) == snapshot(clean)
+
+
+def test_status_reports_per_provider_and_format_and_quarantine(tmp_path: Path) -> None:
+    write_csv(tmp_path / "b" / "remitco" / "f.csv", [remittance_row(transfer_id=f"T{i}") for i in range(3)]
+              + [remittance_row(transfer_id="BAD", send_amount="x")], REMITTANCE_HEADER)
+    store = tmp_path / "s.duckdb"
+    ingest = subprocess.run([*CLI, "ingest", str(tmp_path / "b"), "--store", str(store)],
+                            capture_output=True, text=True, timeout=120, env=dict(os.environ, COLUMNS="200"))
+    assert ingest.returncode == 0, ingest.stderr
+    assert "3 records loaded, 1 quarantined" in ingest.stderr + ingest.stdout
+    proc = subprocess.run([*CLI, "status", "--store", str(store)], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, COLUMNS="200"))
+    assert proc.returncode == 0, proc.stderr
+    assert "remitco" in proc.stdout and "remittance-csv" in proc.stdout
+    assert "3 transactions" in proc.stdout and "1 records in quarantine" in proc.stdout
