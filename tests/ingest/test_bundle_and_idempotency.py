@@ -93,6 +93,7 @@ def test_bad_paths_give_clear_errors(warehouse: Warehouse, tmp_path: Path) -> No
     ("args", "message"),
     [
         (["run", "/nonexistent/bundle", "--out", "OUT"], "bundle not found"),
+        (["run", "EMPTY", "--out", "OUT"], "no file in"),
         (["ingest", "/nonexistent/file.csv"], "not found"),
         (["ingest", "IN", "--format", "excel"], "unknown format"),
         (["ingest", "IN", "--timezone", "Mars/Base"], "unknown time zone"),
@@ -100,7 +101,10 @@ def test_bad_paths_give_clear_errors(warehouse: Warehouse, tmp_path: Path) -> No
 )
 def test_cli_errors_are_one_line_without_traceback(tmp_path: Path, args: list[str], message: str) -> None:
     write_csv(tmp_path / "in.csv", [remittance_row()], REMITTANCE_HEADER)
-    args = [a.replace("OUT", str(tmp_path / "out")).replace("IN", str(tmp_path / "in.csv")) for a in args]
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("not a payment export")
+    args = [a.replace("OUT", str(tmp_path / "out")).replace("IN", str(tmp_path / "in.csv"))
+            .replace("EMPTY", str(tmp_path / "empty")) for a in args]
     proc = subprocess.run([*CLI, *args, "--store", str(tmp_path / "s.duckdb")] if args[0] == "ingest" else [*CLI, *args],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2

@@ -54,6 +54,12 @@ def run_batch(
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a directory for the results")
     plan = plan_bundle(bundle)
+    if not plan.files:
+        skipped = ", ".join(plan.unrecognised[:5]) or "none"
+        raise UserError(
+            f"no file in {bundle} is in a format moneytrail reads (skipped: {skipped}); "
+            "see the data contract for the formats, or name files in sources.csv"
+        )
     out.mkdir(parents=True, exist_ok=True)
     store_path = store or out / "warehouse.duckdb"
     report = RunReport(out, store_path)
