@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from moneytrail.ingest.normalise_values import normalise_checked_values
+from moneytrail.ingest.normalise_values import normalise_checked_values, phone_hint_sql
 from moneytrail.ingest.stage import PARTY_FIELDS, SIDES, STAGE_COLUMNS
 from moneytrail.schema import AMOUNT, PARTIES, TRANSACTIONS
 from moneytrail.store import scalar
@@ -276,7 +276,8 @@ def load_checked(
         LEFT JOIN stage_norm n ON n.kind = 'name' AND n.value = u.name AND n.hint = ''
         LEFT JOIN stage_norm em ON em.kind = 'email' AND em.value = u.email AND em.hint = ''
         LEFT JOIN stage_norm ph
-            ON ph.kind = 'phone' AND ph.value = u.phone AND ph.hint = coalesce(u.country_v, '')
+            ON ph.kind = 'phone' AND ph.value = u.phone
+            AND ph.hint = {phone_hint_sql("u.phone", "u.country_v")}
         """
     )
     return counts

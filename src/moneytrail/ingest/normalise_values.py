@@ -15,6 +15,11 @@ from moneytrail.ingest.stage import SIDES
 from moneytrail.normalise import normalise_email, normalise_name, normalise_phone
 
 
+def phone_hint_sql(phone: str, country: str) -> str:
+    """The country hint a phone needs: none for an international notation."""
+    return f"CASE WHEN regexp_matches(trim({phone}), '^(\\+|00)') THEN '' ELSE coalesce({country}, '') END"
+
+
 def normalise_checked_values(con: duckdb.DuckDBPyConnection) -> int:
     good = "reason IS NULL"
     parts = []
@@ -22,7 +27,7 @@ def normalise_checked_values(con: duckdb.DuckDBPyConnection) -> int:
         parts.append(f"SELECT 'name' AS kind, {s}_name AS value, '' AS hint FROM checked WHERE {good} AND {s}_name IS NOT NULL")
         parts.append(f"SELECT 'email', {s}_email, '' FROM checked WHERE {good} AND {s}_email IS NOT NULL")
         parts.append(
-            f"SELECT 'phone', {s}_phone, coalesce({s}_country_v, '') FROM checked "
+            f"SELECT 'phone', {s}_phone, {phone_hint_sql(f'{s}_phone', f'{s}_country_v')} FROM checked "
             f"WHERE {good} AND {s}_phone IS NOT NULL"
         )
     con.execute(
