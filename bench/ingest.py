@@ -84,7 +84,7 @@ def main() -> None:
         secs, nx = ingest_files(work / f"xml{i}.duckdb", xml_files)
         xml.append(secs)
     figures: dict[str, object] = {
-        "scale": args.scale,
+        "world": str(args.world) if args.world else f"synth scale {args.scale} seed {args.seed}",
         "csv_records": rows,
         "csv_duckdb_read_alone_s": round(median(duck), 3),
         "csv_moneytrail_ingest_s": round(median(ours), 3),
