@@ -25,6 +25,14 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None
     return rows[0][0] if rows else None
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, name: str, *, temporary: bool = True) -> bool:
+    """Whether a table or view of that name exists (temporary ones too, unless told not to)."""
+    sql = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
+    if not temporary:
+        sql += " AND table_catalog <> 'temp'"
+    return bool(scalar(con, sql, [name]))
+
+
 def default_store_path() -> Path:
     env = os.environ.get("MONEYTRAIL_STORE")
     if env:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import duckdb
 
 from moneytrail.indicators.config import ScoringConfig
+from moneytrail.store import table_exists
 
 P2P_TYPES = "('transfer', 'send_money', 'credit_transfer', 'card_transfer', 'payment')"
 TRAVEL_MCC = "(mcc_n BETWEEN 3000 AND 3999 OR mcc_n IN (4511, 4722, 7011, 4411, 4112))"
@@ -22,11 +23,6 @@ def _quote(values: tuple[str, ...] | list[str]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
-def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def build_names(con: duckdb.DuckDBPyConnection) -> None:
@@ -48,7 +44,7 @@ def build_names(con: duckdb.DuckDBPyConnection) -> None:
 def build_tx(con: duckdb.DuckDBPyConnection, cfg: ScoringConfig) -> None:
     """mt_tx (a view, materialised once as mt_txi): one row per transaction with the columns the indicators test (alias t)."""
     hr = _quote(cfg.high_risk_countries)
-    subj = has_table(con, "subject_records")
+    subj = table_exists(con, "subject_records")
     sr_join = (
         "LEFT JOIN subject_records sr ON sr.provider = p.provider AND sr.record_id = p.record_id AND sr.party = p.party"
         if subj else ""

@@ -12,11 +12,11 @@ import pycountry
 
 from moneytrail.normalise.countries import _ALIASES
 from moneytrail.reference import builtin_fx_path, country_timezones
-from moneytrail.store import scalar
+from moneytrail.store import scalar, table_exists
 
 
 def install_reference(con: duckdb.DuckDBPyConnection) -> None:
-    if not _exists(con, "country_lookup"):
+    if not table_exists(con, "country_lookup"):
         keys: dict[str, str] = {}
         for c in pycountry.countries:
             for name in (c.alpha_2, c.alpha_3, c.name, getattr(c, "common_name", None),
@@ -27,10 +27,10 @@ def install_reference(con: duckdb.DuckDBPyConnection) -> None:
             keys.setdefault(alias, code)
         items = sorted(keys.items())
         _create_from(con, "country_lookup", {"key": [k for k, _ in items], "alpha2": [v for _, v in items]})
-    if not _exists(con, "country_tz"):
+    if not table_exists(con, "country_tz"):
         zones = sorted(country_timezones().items())
         _create_from(con, "country_tz", {"country": [k for k, _ in zones], "tz": [v for _, v in zones]})
-    if not _exists(con, "currency_codes"):
+    if not table_exists(con, "currency_codes"):
         _create_from(con, "currency_codes", {"code": sorted(c.alpha_3 for c in pycountry.currencies)})
     if not scalar(con, "SELECT count(*) FROM fx_rates WHERE source = 'builtin'"):
         con.execute(
@@ -46,8 +46,3 @@ def _create_from(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, l
     con.execute(f"CREATE TABLE {name} AS SELECT * FROM reference_rows")
     con.unregister("reference_rows")
 
-
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(
-        scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table])
-    )

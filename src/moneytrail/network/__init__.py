@@ -14,21 +14,20 @@ import time
 
 import duckdb
 
-from moneytrail.network.sql import has_table
-from moneytrail.store import scalar
+from moneytrail.store import scalar, table_exists
 
 SNAPSHOTS = {"subject_scores": "network_prior_subject_scores", "transaction_scores": "network_prior_transaction_scores"}
 
 
 def _snapshot(con: duckdb.DuckDBPyConnection) -> None:
     """Keep scoring's own tables so that a rerun of the stage starts from them, not from its own output."""
-    applied = has_table(con, "network_roles") and has_table(con, "network_prior_subject_scores") and bool(
+    applied = table_exists(con, "network_roles") and table_exists(con, "network_prior_subject_scores") and bool(
         scalar(con, "SELECT count(*) FROM subject_scores WHERE reasons LIKE '%NW0%'")
-        if has_table(con, "subject_scores") else False)
+        if table_exists(con, "subject_scores") else False)
     for table, snap in SNAPSHOTS.items():
-        if not has_table(con, table):
+        if not table_exists(con, table):
             continue
-        if applied and has_table(con, snap):
+        if applied and table_exists(con, snap):
             con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {snap}")
         else:
             con.execute(f"CREATE OR REPLACE TABLE {snap} AS SELECT * FROM {table}")
@@ -55,7 +54,7 @@ def run_network(con: duckdb.DuckDBPyConnection, *, feedback: bool = True) -> dic
         times[name] = now - t
         t = now
 
-    if not has_table(con, "subject_records"):
+    if not table_exists(con, "subject_records"):
         return times
     _snapshot(con)
     build_edges(con)

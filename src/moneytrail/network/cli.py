@@ -19,9 +19,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 
 def _need(con: object, table: str) -> None:
-    from moneytrail.network.sql import has_table
+    from moneytrail.store import table_exists
 
-    if not has_table(con, table):  # type: ignore[arg-type]
+    if not table_exists(con, table):  # type: ignore[arg-type]
         raise UserError(f"the store has no {table} table: run `moneytrail run` (or `moneytrail network`) first")
 
 

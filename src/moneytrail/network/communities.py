@@ -113,6 +113,6 @@ def detect_communities(con: duckdb.DuckDBPyConnection, sg: SubjectGraph, resolut
 
 
 def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    from moneytrail.network.sql import has_table
+    from moneytrail.store import table_exists
 
-    return has_table(con, table)
+    return table_exists(con, table)

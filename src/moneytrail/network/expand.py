@@ -22,7 +22,8 @@ import pyarrow as pa
 
 from moneytrail.errors import UserError
 from moneytrail.network.graph import SubjectGraph, build_edges, load_graph
-from moneytrail.network.sql import fetch_numpy, has_table
+from moneytrail.network.sql import fetch_numpy
+from moneytrail.store import table_exists
 
 
 @dataclass
@@ -56,12 +57,12 @@ def resolve_seed(con: duckdb.DuckDBPyConnection, seed: str) -> list[str]:
               ON sr.provider = p.provider AND sr.record_id = p.record_id AND sr.party = p.party
               WHERE {' OR '.join(conds)}"""
     found = {r[0] for r in con.execute(sql, params).fetchall()}
-    if has_table(con, "referral_subjects"):
+    if table_exists(con, "referral_subjects"):
         found |= {r[0] for r in con.execute(
             """SELECT DISTINCT sr.subject_id FROM referral_subjects s JOIN subject_records sr
                ON sr.provider = s.provider AND sr.record_id = s.record_id
                WHERE s.account_id = ? OR s.screen_name = ?""", [seed, seed]).fetchall()}
-    if has_table(con, "referral_identifiers") and (email or phone):
+    if table_exists(con, "referral_identifiers") and (email or phone):
         value = email or ("+" + phone if phone else "")
         found |= {r[0] for r in con.execute(
             """SELECT DISTINCT sr.subject_id FROM referral_identifiers i JOIN subject_records sr
@@ -77,7 +78,7 @@ RISK_FLOOR = 0.05
 def _risk_weights(con: duckdb.DuckDBPyConnection, sg: SubjectGraph, u: ig.Graph) -> np.ndarray:
     """Tie strength times the risk at both ends: the walk follows suspects, not the shop or the school."""
     w = np.asarray(u.es["pweight"], dtype=np.float64)
-    if not has_table(con, "network_roles") or u.ecount() == 0:
+    if not table_exists(con, "network_roles") or u.ecount() == 0:
         return w
     names = pa.table({"subject_id": pa.array(sg.names, pa.string()), "vid": pa.array(range(len(sg.names)), pa.int64())})
     con.register("nw_expand_names", names)
@@ -92,7 +93,7 @@ def _risk_weights(con: duckdb.DuckDBPyConnection, sg: SubjectGraph, u: ig.Graph)
 
 
 def _graph(con: duckdb.DuckDBPyConnection) -> SubjectGraph:
-    if not has_table(con, "network_edges"):
+    if not table_exists(con, "network_edges"):
         build_edges(con)
     return load_graph(con)
 
@@ -116,7 +117,7 @@ def expand(
     pr[sv] = -1.0
     order = [int(i) for i in np.argsort(-pr, kind="stable")[:top] if pr[i] > 0]
     roles: dict[str, tuple[str, int]] = {}
-    if has_table(con, "subject_scores") and order:
+    if table_exists(con, "subject_scores") and order:
         names = [sg.names[i] for i in order]
         roles = {r[0]: (r[1] or "none", int(r[2] or 0)) for r in con.execute(
             "SELECT subject_id, role, flagged FROM subject_scores WHERE subject_id IN (SELECT unnest(?))", [names]

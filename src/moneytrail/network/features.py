@@ -76,7 +76,7 @@ def compute_features(con: duckdb.DuckDBPyConnection, sg: SubjectGraph, scores_ta
     con.register("nw_pagerank_arrow", pr)
     con.execute("CREATE OR REPLACE TEMP TABLE nw_pagerank AS SELECT * FROM nw_pagerank_arrow")
     con.unregister("nw_pagerank_arrow")
-    from moneytrail.network.sql import has_table
+    from moneytrail.store import table_exists
 
-    scores = scores_table if has_table(con, scores_table) else "(SELECT NULL::VARCHAR AS subject_id, 0 AS flagged)"
+    scores = scores_table if table_exists(con, scores_table) else "(SELECT NULL::VARCHAR AS subject_id, 0 AS flagged)"
     con.execute(FEATURES_SQL.format(scores=scores))

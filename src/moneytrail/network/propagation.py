@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from moneytrail.network.sql import has_table
+from moneytrail.store import table_exists
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def base_risk(con: duckdb.DuckDBPyConnection) -> None:
     present, else the score counted for the subject's role only.
     """
     universe = "SELECT DISTINCT subject_id FROM subject_records WHERE subject_id IS NOT NULL"
-    if not has_table(con, "subject_scores"):
+    if not table_exists(con, "subject_scores"):
         con.execute(f"""CREATE OR REPLACE TEMP TABLE nw_base AS SELECT subject_id, 0.0 AS p_consumer,
             0.0 AS p_facilitator, 0.0 AS p_intermediary, 0 AS flagged, 'none' AS role, 0.0 AS score,
             '' AS reasons FROM ({universe})""")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import duckdb
 
-from moneytrail.network.sql import has_table
+from moneytrail.store import table_exists
 
 ROLE_FLOOR = 0.3
 NET_FLAG = 0.6
@@ -53,7 +53,7 @@ def assign_roles(con: duckdb.DuckDBPyConnection) -> None:
 def feed_back(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Update ``subject_scores`` and ``transaction_scores`` in place from ``network_roles``."""
     counts = {"subjects_updated": 0, "subjects_inserted": 0, "transactions_flagged": 0}
-    if has_table(con, "subject_scores"):
+    if table_exists(con, "subject_scores"):
         cols = {r[0] for r in con.execute("DESCRIBE subject_scores").fetchall()}
         extra = "".join(f", score_{r} = greatest(coalesce(s.score_{r}, 0), n.p_{r})"
                         for r in ("consumer", "facilitator", "intermediary") if f"score_{r}" in cols)
@@ -69,7 +69,7 @@ def feed_back(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
             WHERE n.changed AND NOT EXISTS (SELECT 1 FROM subject_scores s WHERE s.subject_id = n.subject_id)
         """).fetchall()
         counts["subjects_inserted"] = int(row[0][0]) if row else 0
-    if has_table(con, "transaction_scores"):
+    if table_exists(con, "transaction_scores"):
         # payments from a flagged consumer or intermediary to a flagged facilitator or intermediary
         # where the network raised either side
         row = con.execute("""

@@ -5,11 +5,7 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 
-
-def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    """Whether a table or view exists (the result read to its end, so registering after it works)."""
-    rows = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()
-    return bool(rows and rows[0][0])
+from moneytrail.store import table_exists
 
 
 def fetch_numpy(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, np.ndarray]:
@@ -20,4 +16,4 @@ def fetch_numpy(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, np.ndarra
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-__all__ = ["fetch_numpy", "has_table"]
+__all__ = ["fetch_numpy", "table_exists"]

@@ -25,6 +25,7 @@ import duckdb
 
 from moneytrail.referrals import tables as T
 from moneytrail.referrals.config import ReferralSettings, sql_list
+from moneytrail.store import table_exists
 
 # Referral subjects, and the payment subjects (subjects with party records).
 _PAYMENT_SUBJECT_RECORDS_SQL = """
@@ -34,11 +35,6 @@ JOIN parties p ON p.provider = sr.provider AND p.record_id = sr.record_id AND p.
 """
 
 
-def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    rows = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]
-    ).fetchall()
-    return bool(rows and rows[0][0])
 
 
 def ensure_subject_records(con: duckdb.DuckDBPyConnection) -> None:
@@ -252,7 +248,7 @@ ORDER BY s.provider, s.report_id, s.record_id
 
 def unmatched(con: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
     """Referral subjects linked to no payment subject (kept, waiting for payments)."""
-    if not _exists(con, "referral_links"):
+    if not table_exists(con, "referral_links", temporary=False):
         con.execute(T.REFERRAL_LINKS.ddl())
     cur = con.execute(UNMATCHED_SQL)
     cols = [d[0] for d in cur.description]

@@ -22,18 +22,18 @@ from moneytrail.resolve.records import build_identifiers, build_profiles, build_
 from moneytrail.resolve.run import (
     PROFILES_FOR_MODEL_SQL,
     _record_pids,
-    _scalar,
     _score,
     _scored_above,
     _strong_arrays,
-    _table_exists,
     _timed,
     _write_links,
     _write_subjects,
+    count_of,
     load_model,
     resolve,
 )
 from moneytrail.resolve.splink_model import SplinkModel
+from moneytrail.store import table_exists
 
 
 def resolve_new(
@@ -42,19 +42,19 @@ def resolve_new(
     """Resolve the records not yet in ``subject_records``. Without a saved model
     (no full run yet), this is a full run."""
     loaded = load_model(con)
-    if loaded is None or not _table_exists(con, "subject_records"):
+    if loaded is None or not table_exists(con, "subject_records"):
         return resolve(con, settings)
     model, saved_settings = loaded
     settings = settings or saved_settings
     cp_m, cp_u = model.pop("moneytrail_counterparty_m_u", [0.5, 0.5])
     report = ResolveReport(threshold=settings.threshold)
-    old_rid = _scalar(con, "SELECT coalesce(max(rid), 0) FROM resolve_records")
-    old_pid = _scalar(con, "SELECT coalesce(max(pid), 0) FROM resolve_profiles")
+    old_rid = count_of(con, "SELECT coalesce(max(rid), 0) FROM resolve_records")
+    old_pid = count_of(con, "SELECT coalesce(max(pid), 0) FROM resolve_profiles")
     with _timed(report, "records"):
         report.new_records = build_records(con, incremental=True)
         report.records = old_rid + report.new_records
         if report.new_records == 0:
-            report.subjects = _scalar(con, "SELECT count(DISTINCT subject_id) FROM subject_records")
+            report.subjects = count_of(con, "SELECT count(DISTINCT subject_id) FROM subject_records")
             return report
         build_identifiers(con, incremental=True)
     with _timed(report, "strong"):
@@ -89,7 +89,7 @@ def resolve_new(
         for rid, head in zip(heads["rid"].tolist(), heads["head"].tolist(), strict=True):
             initial[rid] = head
         frozen = {rid for rid in range(1, old_rid + 1) if initial[rid]}
-        if _table_exists(con, "_resolve_scored"):
+        if table_exists(con, "_resolve_scored"):
             counterparty_sets(con, [initial[i] or i for i in range(n + 1)])
             adjust_counterparty(con, float(cp_m), float(cp_u))
         strong = _strong_arrays(con)

@@ -21,6 +21,7 @@ from moneytrail.resolve.counterparty import estimate as estimate_counterparty
 from moneytrail.resolve.deterministic import blank_shared, find_shared, strong_links
 from moneytrail.resolve.records import build_identifiers, build_profiles, build_records
 from moneytrail.resolve.splink_model import COMPARISON_NAMES, SplinkModel
+from moneytrail.store import scalar, table_exists
 
 PROFILES_FOR_MODEL_SQL = """
 SELECT pid, name_sorted, string_split(name_sorted, ' ') AS name_tokens, dob, phone, email,
@@ -59,9 +60,10 @@ def levels_json_sql(labels: dict[str, list[tuple[float, str]]], alias: str) -> s
     return "json_object(" + ", ".join(parts) + ")::VARCHAR"
 
 
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchall()[0]
-    return int(row[0]) if row and row[0] is not None else 0
+
+
+def count_of(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    return int(scalar(con, sql) or 0)
 
 
 def _labels(con: duckdb.DuckDBPyConnection, table: str) -> pa.Table:
@@ -108,7 +110,7 @@ def _score(
 
 
 def _scored_above(con: duckdb.DuckDBPyConnection, threshold: float) -> list[tuple[int, int, float]]:
-    if not _table_exists(con, "_resolve_scored"):
+    if not table_exists(con, "_resolve_scored"):
         return []
     rows = con.execute(
         f"SELECT pid_l, pid_r, match_weight FROM _resolve_scored WHERE match_probability >= {float(threshold)}"
@@ -118,11 +120,6 @@ def _scored_above(con: duckdb.DuckDBPyConnection, threshold: float) -> list[tupl
     )
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]
-    ).fetchall()[0]
-    return bool(row and row[0])
 
 
 def _write_links(
@@ -156,7 +153,7 @@ def _write_links(
         "FROM _resolve_strong_arrow"
     )
     con.unregister("_resolve_strong_arrow")
-    if not _table_exists(con, "_resolve_scored"):
+    if not table_exists(con, "_resolve_scored"):
         return
     merged = pa.table(
         {
@@ -209,7 +206,7 @@ def _write_subjects(
             SELECT grp, row_number() OVER (ORDER BY first_key) AS n FROM g
             """
         )
-        width = max(6, len(str(_scalar(con, "SELECT count(*) FROM _resolve_subject_ids"))))
+        width = max(6, len(str(count_of(con, "SELECT count(*) FROM _resolve_subject_ids"))))
         con.execute(
             f"""
             INSERT INTO subject_records
@@ -221,7 +218,7 @@ def _write_subjects(
         )
     else:
         # existing subjects keep their ids; new groups are numbered after the last one
-        last = _scalar(
+        last = count_of(
             con,
             "SELECT max(TRY_CAST(substr(subject_id, 2) AS BIGINT)) FROM subject_records",
         )
@@ -250,7 +247,7 @@ def _write_subjects(
             "INSERT INTO subject_records SELECT * FROM _resolve_new_subjects ORDER BY 1, 2, 3, 4"
         )
     con.unregister("_resolve_groups_arrow")
-    return _scalar(con, "SELECT count(DISTINCT subject_id) FROM subject_records")
+    return count_of(con, "SELECT count(DISTINCT subject_id) FROM subject_records")
 
 
 def _strong_arrays(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -319,17 +316,17 @@ def resolve(con: duckdb.DuckDBPyConnection, settings: ResolveSettings | None = N
 
         res = run_cluster()
         cp_m, cp_u = 0.5, 0.5
-        if _table_exists(con, "_resolve_scored"):
+        if table_exists(con, "_resolve_scored"):
             counterparty_sets(con, res.root)
             if settings.counterparty:
                 cp_m, cp_u = estimate_counterparty(con, settings.threshold)
             adjust_counterparty(con, cp_m, cp_u)
             res = run_cluster()
         report.counterparty_m_u = (round(cp_m, 5), round(cp_u, 7))
-        report.pairs_above_threshold = _scalar(
+        report.pairs_above_threshold = count_of(
             con,
             f"SELECT count(*) FROM _resolve_scored WHERE match_probability >= {float(settings.threshold)}",
-        ) if _table_exists(con, "_resolve_scored") else 0
+        ) if table_exists(con, "_resolve_scored") else 0
         report.merges, report.chain_rejections = res.merges, res.chain_rejections
     with _timed(report, "write"):
         report.subjects = _write_subjects(con, res.root, append=False)
@@ -358,7 +355,7 @@ def _save_model(
 
 
 def load_model(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, Any], ResolveSettings] | None:
-    if not _table_exists(con, "resolve_model"):
+    if not table_exists(con, "resolve_model"):
         return None
     rows = con.execute(
         "SELECT model_json, settings_json FROM resolve_model ORDER BY created_at DESC LIMIT 1"

@@ -19,9 +19,9 @@ import duckdb
 
 from moneytrail.indicators import ScoringConfig, compute_indicators, load_catalogue, load_config
 from moneytrail.indicators.catalogue import ROLES
-from moneytrail.indicators.features import has_table
 from moneytrail.schema import Column, Table, register
 from moneytrail.scoring.model import SPLIT_MODEL, ModelSet, load_models
+from moneytrail.store import table_exists
 
 TRANSACTION_SCORES = register(
     Table(
@@ -108,7 +108,7 @@ def build_subject_features(con: duckdb.DuckDBPyConnection) -> None:
     subj_ids = [i.id for i in cat.indicators if i.level != "transaction"]
     tx_ids = [i.id for i in cat.by_level("transaction")]
     universe = "SELECT subject_id FROM mt_subj UNION SELECT sender_id FROM mt_txf UNION SELECT receiver_id FROM mt_txf"
-    if has_table(con, "subject_records"):
+    if table_exists(con, "subject_records"):
         universe += " UNION SELECT subject_id FROM subject_records"
     shares = ", ".join(f"avg(CAST(f.f_{i} AS DOUBLE)) AS share_{i}" for i in tx_ids)
     con.execute(f"""

@@ -8,13 +8,13 @@ from rich.table import Table as RichTable
 
 from moneytrail.errors import UserError
 from moneytrail.indicators import load_catalogue
-from moneytrail.indicators.features import has_table
 from moneytrail.scoring.model import ModelSet
+from moneytrail.store import table_exists
 
 
 def _need(con: duckdb.DuckDBPyConnection) -> None:
     for t in ("transaction_scores", "transaction_indicators", "subject_indicators", "mt_txf", "mt_subf"):
-        if not has_table(con, t):
+        if not table_exists(con, t):
             raise UserError("the store has no scores yet: run `moneytrail run BUNDLE --out OUT --store STORE` first")
 
 
