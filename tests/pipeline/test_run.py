@@ -81,3 +81,16 @@ def test_evaluation_beats_nothing_less_than_the_floor(demo: Path) -> None:
     result = json.loads((demo / "results" / "evaluation.json").read_text())
     assert result["transactions"]["coverage"] == 1.0
     assert result["transactions"]["average_precision"] > 0.8
+
+
+def test_alert_budget_holds_for_the_final_queue(demo: Path, tmp_path: Path) -> None:
+    """The network stage lifts scores after scoring; the budget must still hold at the end."""
+    out = tmp_path / "budget"
+    proc = subprocess.run([*CLI, "run", str(demo / "world" / "bundle"), "--out", str(out), "--alert-budget", "20000"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _, scores = read(out / "transaction_scores.csv")
+    flagged = [s for s in scores if s["flagged"] == "1"]
+    assert len(flagged) == len(scores) * 20_000 // 1_000_000
+    lowest_flagged = min(float(s["score"]) for s in flagged)
+    assert all(float(s["score"]) <= lowest_flagged for s in scores if s["flagged"] == "0")

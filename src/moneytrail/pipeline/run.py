@@ -114,9 +114,15 @@ def stages(model: str = "default", scoring: dict[str, object] | None = None) -> 
         from moneytrail.evaluate.baseline import baseline_run
 
         return [("resolve", resolve), ("baseline", baseline_run)]
-    return [
+    run: list[tuple[str, Stage]] = [
         ("resolve", resolve),
         ("referrals", run_referrals),
         ("score", lambda con: score(con, **(scoring or {}))),  # type: ignore[arg-type]
         ("network", run_network),
     ]
+    budget = (scoring or {}).get("alert_budget")
+    if budget is not None:
+        from moneytrail.scoring import apply_alert_budget
+
+        run.append(("alert budget", lambda con: apply_alert_budget(con, float(budget))))  # type: ignore[arg-type]
+    return run

@@ -21,7 +21,7 @@ from moneytrail.indicators import ScoringConfig, compute_indicators, load_catalo
 from moneytrail.indicators.catalogue import ROLES
 from moneytrail.schema import Column, Table, register
 from moneytrail.scoring.model import SPLIT_MODEL, ModelSet, load_models
-from moneytrail.store import table_exists
+from moneytrail.store import scalar, table_exists
 
 TRANSACTION_SCORES = register(
     Table(
@@ -222,19 +222,33 @@ def _score_transactions(
     threshold = thr[0] if thr and thr[0] is not None else 2.0
     con.execute("DROP TABLE IF EXISTS transaction_scores")
     con.execute(TRANSACTION_SCORES.ddl())
-    if budget_rows is not None:
-        con.execute(f"""
-            INSERT INTO transaction_scores
-            SELECT provider, record_id, score,
-                   CASE WHEN row_number() OVER (ORDER BY score DESC, provider, record_id) <= {budget_rows}
-                        THEN 1 ELSE 0 END, reasons
-            FROM mt_tx_scored""")
-    else:
-        con.execute(f"""
-            INSERT INTO transaction_scores
-            SELECT provider, record_id, score, CASE WHEN score >= {threshold!r} THEN 1 ELSE 0 END, reasons
-            FROM mt_tx_scored""")
+    con.execute(f"""
+        INSERT INTO transaction_scores
+        SELECT provider, record_id, score, CASE WHEN score >= {threshold!r} THEN 1 ELSE 0 END, reasons
+        FROM mt_tx_scored""")
+    if budget is not None:
+        apply_alert_budget(con, budget)
     con.execute("DROP TABLE mt_tx_scored")
+
+
+def apply_alert_budget(con: duckdb.DuckDBPyConnection, alert_budget: float) -> int:
+    """Flag exactly the top N transactions per million, the queue a monitoring team sized.
+
+    The batch run calls it again after the network stage, whose evidence can lift
+    scores, so the final queue keeps the budget. Returns N.
+    """
+    total = int(scalar(con, "SELECT count(*) FROM transaction_scores") or 0)
+    n = int(total * alert_budget // 1_000_000)
+    con.execute(f"""
+        UPDATE transaction_scores SET flagged = CASE WHEN r.rank <= {n} THEN 1 ELSE 0 END
+        FROM (
+            SELECT provider, record_id,
+                   row_number() OVER (ORDER BY score DESC, provider, record_id) AS rank
+            FROM transaction_scores
+        ) r
+        WHERE transaction_scores.provider = r.provider AND transaction_scores.record_id = r.record_id
+    """)
+    return n
 
 
 def _score_subjects(
