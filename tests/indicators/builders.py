@@ -50,6 +50,8 @@ def tx(
     device: str | None = None,
     provider: str = "mto",
     record_id: str | None = None,
+    aligned: int = 0,
+    login: int = 0,
 ) -> dict[str, Any]:
     _counter[0] += 1
     ts = T0 + timedelta(days=day)
@@ -77,6 +79,7 @@ def tx(
         "device_id": device,
         "_s": s, "_r": r, "_s_key": s_key or f"{s}|{s_country}", "_r_key": r_key or f"{r}|{r_country}",
         "_dob": dob,
+        "_aligned": aligned, "_login": login,
     }
 
 
@@ -108,6 +111,14 @@ def load(wh: Any, rows: list[dict[str, Any]]) -> None:
     )
     con.execute("CREATE OR REPLACE TABLE subject_records (subject_id VARCHAR, provider VARCHAR, record_id VARCHAR, party VARCHAR)")
     con.executemany("INSERT INTO subject_records VALUES (?, ?, ?, ?)", subj)
+    flags = [(r["provider"], r["record_id"], r["_aligned"], r["_login"]) for r in rows if r["_aligned"] or r["_login"]]
+    if flags:  # what the referrals stage writes (moneytrail.referrals.alignment)
+        con.execute(
+            "CREATE OR REPLACE TABLE referral_txn_features (provider VARCHAR, record_id VARCHAR, "
+            "aligned_session INTEGER, login_time_match INTEGER, referral_linked_sender INTEGER, "
+            "referral_linked_receiver INTEGER)"
+        )
+        con.executemany("INSERT INTO referral_txn_features VALUES (?, ?, ?, ?, 1, 1)", flags)
 
 
 class MemoryWarehouse:

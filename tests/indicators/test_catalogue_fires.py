@@ -104,6 +104,8 @@ CASES: dict[str, tuple[Callable[[], Rows], Callable[[], Rows], str]] = {
                       tx(day=1, s="rosa cruz", s_country="PH", s_key="rosa|PH", r="maria santos", r_country="PH", usd=80)],
              lambda: [tx(s="rosa cruz", s_country="PH", s_key="rosa|PH", r="maria santos", r_country="PH", usd=80)], R),
     "MT48": (lambda: fan_in(FIVE), lambda: fan_in(TWO), R),
+    "MT51": (lambda: one(aligned=1), lambda: one(login=1), "tx"),
+    "MT52": (lambda: one(login=1), lambda: one(aligned=1), "tx"),
     "MT49": (lambda: series(4, usd=60), lambda: series(2, usd=60), R),
 }
 

@@ -50,6 +50,13 @@ def build_tx(con: duckdb.DuckDBPyConnection, cfg: ScoringConfig) -> None:
         if subj else ""
     )
     sr_id = "sr.subject_id" if subj else "CAST(NULL AS VARCHAR)"
+    # platform evidence, when the referrals stage has run
+    rf = table_exists(con, "referral_txn_features")
+    rf_join = "LEFT JOIN referral_txn_features rf ON rf.provider = t.provider AND rf.record_id = t.record_id" if rf else ""
+    rf_cols = (
+        "coalesce(rf.aligned_session, 0) = 1 AS aligned_session, coalesce(rf.login_time_match, 0) = 1 AS login_time_match"
+        if rf else "FALSE AS aligned_session, FALSE AS login_time_match"
+    )
     old = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'mt_tx'").fetchone()
     if old and old[0]:
         con.execute("DROP TABLE mt_tx")  # left by an older version
@@ -85,9 +92,11 @@ def build_tx(con: duckdb.DuckDBPyConnection, cfg: ScoringConfig) -> None:
                    date_diff('minute', t.ts_utc, t.paid_out_at) AS payout_minutes,
                    pv.s_name, pv.s_dob, pv.r_name,
                    coalesce(pv.sender_id, 'u:' || t.provider || ':' || t.record_id || '#from') AS sender_id,
-                   coalesce(pv.receiver_id, 'u:' || t.provider || ':' || t.record_id || '#to') AS receiver_id
+                   coalesce(pv.receiver_id, 'u:' || t.provider || ':' || t.record_id || '#to') AS receiver_id,
+                   {rf_cols}
             FROM transactions t
             LEFT JOIN pv ON pv.provider = t.provider AND pv.record_id = t.record_id
+            {rf_join}
         )
         SELECT b.*,
                b.txn_type IN {P2P_TYPES} AS is_p2p,

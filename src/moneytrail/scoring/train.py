@@ -115,7 +115,7 @@ def train_store(con: duckdb.DuckDBPyConnection, truth: Path, cfg: ScoringConfig 
 
 
 def train_world(world: Path | None, truth: Path, store: Path | None, out: Path, *, seed_note: str = "") -> ModelSet:
-    """Ingest and resolve a world's bundle (or use an existing store), train, write weights."""
+    """Ingest, resolve and link referrals of a world's bundle (or use an existing store), train, write weights."""
     from moneytrail.store import Warehouse
 
     info: dict[str, Any] = {"truth": str(truth)}
@@ -129,10 +129,12 @@ def train_world(world: Path | None, truth: Path, store: Path | None, out: Path, 
     with Warehouse(store) as wh:
         if world is not None:
             from moneytrail.ingest import ingest_bundle
+            from moneytrail.referrals import run_referrals
             from moneytrail.resolve import resolve
 
             ingest_bundle(wh, world / "bundle")
             resolve(wh.con)
+            run_referrals(wh.con)
         models = train_store(wh.con, truth)
     info["note"] = seed_note
     models.trained_on = info
