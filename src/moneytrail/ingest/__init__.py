@@ -32,6 +32,7 @@ from moneytrail.ingest.csv_reader import (
 )
 from moneytrail.ingest.finish import FinishCounts, Rules, check_into, load_checked
 from moneytrail.ingest.stage import STAGE_COLUMNS, Rejected
+from moneytrail.schema import TABLES
 from moneytrail.store import Warehouse, scalar
 
 
@@ -242,13 +243,10 @@ def _ingest_pacs008(con: duckdb.DuckDBPyConnection, source: SourceFile) -> Finis
     return counts
 
 
-_PLATFORM_TABLES = {
-    "referrals": ("provider", "record_id"),
-    "referral_subjects": ("provider", "record_id"),
-    "referral_identifiers": ("provider", "record_id", "kind", "value"),
-    "referral_ip_events": ("provider", "record_id", "seq"),
-    "referral_sessions": ("provider", "report_id", "seq"),
-}
+# Referral tables, in the order their rows refer to each other; keys come from the schema.
+_PLATFORM_TABLES = (
+    "referrals", "referral_subjects", "referral_identifiers", "referral_ip_events", "referral_sessions",
+)
 
 
 def _ingest_platform(con: duckdb.DuckDBPyConnection, source: SourceFile) -> FinishCounts:
@@ -258,7 +256,8 @@ def _ingest_platform(con: duckdb.DuckDBPyConnection, source: SourceFile) -> Fini
         source.path, provider=source.provider, source_file=source.rel, timezone=source.timezone
     )
     counts = FinishCounts()
-    for table, key in _PLATFORM_TABLES.items():
+    for table in _PLATFORM_TABLES:
+        key = TABLES[table].key
         data: pa.Table = getattr(records, table)
         con.register("incoming", data)
         match = " AND ".join(f"t.{k} IS NOT DISTINCT FROM i.{k}" for k in key)
