@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from moneytrail.opstore import OpsStore
 from moneytrail.store import Warehouse
 
 # CI explores the same examples every run, so a red build always means a change broke
@@ -75,3 +76,71 @@ def write_csv(path: Path, rows: list[dict[str, str]], header: list[str] | None =
 def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
     with Warehouse(tmp_path / "store.duckdb") as wh:
         yield wh
+
+
+# --- the operational store, on SQLite and on a real PostgreSQL -------------------------
+
+POSTGRES_ADMIN_URL = os.environ.get("MONEYTRAIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_up() -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def ensure_postgres() -> str:
+    """PostgreSQL runs on every machine here; start it if it is down (as CI may find it)."""
+    import subprocess
+    import time
+
+    if not _postgres_up():
+        versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
+        if versions:
+            subprocess.run(
+                ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"],
+                check=False, capture_output=True,
+            )
+        for _ in range(30):
+            if _postgres_up():
+                break
+            time.sleep(1)
+        else:
+            raise RuntimeError(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} and could not be started")
+    return POSTGRES_ADMIN_URL
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    admin = ensure_postgres()
+    name = f"mt_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    yield admin.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(admin, autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ops_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every operational-store test runs against both databases."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ops.db'}"
+    return str(request.getfixturevalue("postgres_database"))
+
+
+@pytest.fixture
+def ops_store(ops_url: str) -> Iterator[OpsStore]:
+
+    store = OpsStore(ops_url)
+    yield store
+    store.dispose()

@@ -105,14 +105,17 @@ def demo(
 
 # Each stage package adds its own commands; the CLI stays a thin table of contents.
 def _register_stage_commands() -> None:
+    from moneytrail.cases import cli as cases_cli
     from moneytrail.evaluate import cli as evaluate_cli
     from moneytrail.network import cli as network_cli
+    from moneytrail.opstore import cli as opstore_cli
     from moneytrail.referrals import cli as referrals_cli
     from moneytrail.resolve import cli as resolve_cli
     from moneytrail.scoring import cli as scoring_cli
     from moneytrail.synth import cli as synth_cli
 
-    for module in (synth_cli, evaluate_cli, resolve_cli, referrals_cli, scoring_cli, network_cli):
+    for module in (synth_cli, evaluate_cli, resolve_cli, referrals_cli, scoring_cli, network_cli,
+                   opstore_cli, cases_cli):
         module.register(app)
 
 

@@ -79,11 +79,24 @@ def register(app: typer.Typer) -> None:
         truth: Annotated[Path | None, typer.Option("--truth", help="The world's truth folder (with --store holding the ingested, resolved world).")] = None,
         store: StoreOpt = None,
         output: Annotated[Path | None, typer.Option("--output", help="Where to write the weights (default: the shipped weights.json).")] = None,
+        from_dispositions: Annotated[bool, typer.Option("--from-dispositions", help="Learn from analysts' closed cases over the run in --store.")] = False,
+        database: Annotated[str | None, typer.Option("--database", help="Operational store URL, with --from-dispositions.")] = None,
     ) -> None:
-        """Fit the transparent models on a synthetic world's truth. Never train on a world you report."""
+        """Fit the transparent models on a synthetic world's truth, or on analysts' dispositions."""
         from moneytrail.scoring.model import shipped_weights_path
         from moneytrail.scoring.train import train_world
 
+        if from_dispositions:
+            from moneytrail.cases.dispositions import train_from_dispositions
+            from moneytrail.opstore import OpsStore
+
+            if store is None or output is None:
+                raise UserError("--from-dispositions needs --store (the run's warehouse) and --output (a new weights file)")
+            disp, models = train_from_dispositions(OpsStore(database), store, output)
+            out.print(f"learnt from {disp.positive_cases} true-positive and {disp.negative_cases} false-positive cases "
+                      f"({disp.positive_transactions:,} abuse and {disp.negative_transactions:,} other transactions)")
+            out.print(f"wrote {output}; use it with `moneytrail run --weights {output}`")
+            return
         if world is None and truth is None:
             raise UserError("give --world DIR, or --truth DIR/truth with --store STORE")
         truth_dir = truth or (world / "truth" if world else None)

@@ -83,14 +83,26 @@ def fit(X: np.ndarray, y: np.ndarray, hold: np.ndarray, features: list[str], c: 
 
 def train_store(con: duckdb.DuckDBPyConnection, truth: Path, cfg: ScoringConfig | None = None) -> ModelSet:
     """Train every model on a store that holds an ingested, resolved world and its truth."""
-    cfg = cfg or build_config()
     load_truth(con, truth)
+    return train_on_labels(con, cfg)
+
+
+def train_on_labels(con: duckdb.DuckDBPyConnection, cfg: ScoringConfig | None = None,
+                    *, labelled_only: bool = False) -> ModelSet:
+    """Fit on the labels in ``truth_tx(provider, record_id, is_abuse)`` and
+    ``truth_subject(subject_id, role)``: a world's truth, or analysts' dispositions.
+
+    With ``labelled_only`` the rows without a label are left out instead of counted
+    as negatives (dispositions label a sample, not everything).
+    """
+    cfg = cfg or build_config()
+    join = "JOIN" if labelled_only else "LEFT JOIN"
     compute_indicators(con, cfg, long_tables=False)
     build_transaction_features(con)
     feats = transaction_feature_names()
     df = con.execute(f"""
         SELECT f.sender_id, {', '.join('f.' + f for f in feats)}, coalesce(t.is_abuse, 0) AS y
-        FROM mt_txf f LEFT JOIN truth_tx t USING (provider, record_id)""").fetchdf()
+        FROM mt_txf f {join} truth_tx t USING (provider, record_id)""").fetchdf()
     X = df[feats].to_numpy(dtype=float)
     y = df["y"].to_numpy(dtype=int)
     tx_model = fit(X, y, _split(df["sender_id"].astype(str).tolist()), feats)
@@ -100,15 +112,17 @@ def train_store(con: duckdb.DuckDBPyConnection, truth: Path, cfg: ScoringConfig 
     sfeats = subject_feature_names()
     sdf = con.execute(f"""
         SELECT f.subject_id, {', '.join('f.' + x for x in sfeats)}, coalesce(t.role, 'none') AS role
-        FROM mt_subf f LEFT JOIN truth_subject t USING (subject_id)""").fetchdf()
+        FROM mt_subf f {join} truth_subject t USING (subject_id)""").fetchdf()
     SX = sdf[sfeats].to_numpy(dtype=float)
     hold = _split(sdf["subject_id"].astype(str).tolist())
     for role in ROLES:
         sy = (sdf["role"] == role).to_numpy(dtype=int)
+        if labelled_only and (sy.sum() < 2 or sy.sum() == len(sy)):
+            continue  # too few dispositions for this role: keep the shipped model
         models.subject[role] = fit(SX, sy, hold, sfeats)
     # which of the two receiving roles, fitted on the receiving-side subjects only
     recv = sdf["role"].isin(["facilitator", "intermediary"]).to_numpy()
-    if recv.sum() >= 20:
+    if recv.sum() >= 20 and 0 < (sdf["role"][recv] == "facilitator").sum() < recv.sum():
         ry = (sdf["role"][recv] == "facilitator").to_numpy(dtype=int)
         models.subject[SPLIT_MODEL] = fit(SX[recv], ry, hold[recv], sfeats)
     return models
