@@ -50,16 +50,16 @@ def _disposition_records(ops: OpsStore) -> pa.Table:
     })
 
 
-def load_disposition_labels(con: duckdb.DuckDBPyConnection, ops: OpsStore) -> Dispositions:
+def load_disposition_labels(con: duckdb.DuckDBPyConnection, ops: OpsStore, min_each: int = MIN_EACH) -> Dispositions:
     """Write ``truth_tx`` and ``truth_subject`` from the dispositions, for `train_on_labels`."""
     with ops.session() as s:
         subject_cases = select(func.count()).select_from(Case).where(Case.kind == "subject")
         pos = s.scalar(subject_cases.where(Case.state.in_(POSITIVE))) or 0
         neg = s.scalar(subject_cases.where(Case.state.in_(NEGATIVE))) or 0
-    if pos < MIN_EACH or neg < MIN_EACH:
+    if pos < min_each or neg < min_each:
         raise UserError(
-            f"training on dispositions needs at least {MIN_EACH} cases closed as true positive (or reported) "
-            f"and {MIN_EACH} closed as false positive; the store has {pos} and {neg}"
+            f"training on dispositions needs at least {min_each} cases closed as true positive (or reported) "
+            f"and {min_each} closed as false positive; the store has {pos} and {neg}"
         )
     con.register("_disp_arrow", _disposition_records(ops))
     con.execute("""
@@ -98,7 +98,8 @@ def load_disposition_labels(con: duckdb.DuckDBPyConnection, ops: OpsStore) -> Di
     return Dispositions(pos, neg, int(row[0]), int(row[1])) if row else Dispositions(pos, neg)
 
 
-def train_from_dispositions(ops: OpsStore, warehouse: Path, out: Path) -> tuple[Dispositions, ModelSet]:
+def train_from_dispositions(ops: OpsStore, warehouse: Path, out: Path,
+                            min_each: int = MIN_EACH) -> tuple[Dispositions, ModelSet]:
     """Fit the models on the dispositions, over the run whose warehouse is given; write weights to `out`."""
     from moneytrail.scoring.train import train_on_labels
     from moneytrail.store import Warehouse, table_exists
@@ -108,7 +109,7 @@ def train_from_dispositions(ops: OpsStore, warehouse: Path, out: Path) -> tuple[
     with Warehouse(warehouse) as wh:
         if not table_exists(wh.con, "transaction_scores"):
             raise UserError(f"{warehouse} holds no scores; run `moneytrail run` on it first")
-        disp = load_disposition_labels(wh.con, ops)
+        disp = load_disposition_labels(wh.con, ops, min_each)
         models = train_on_labels(wh.con, labelled_only=True)
     models.trained_on = {"dispositions": str(ops.safe_url), "warehouse": str(warehouse),
                          "positive_cases": disp.positive_cases, "negative_cases": disp.negative_cases}
