@@ -85,6 +85,19 @@ def first_bundle() -> Bundle:
         {"from": "s1", "to": "s2", "kind": "chat", "start": "2026-04-01T09:00:00Z"},  # -180 min
         {"from": "s1", "to": "s2", "kind": "chat", "start": "2026-04-01T08:59:00Z"},  # -181 min
     ])
+    # H: a viewer known only by a first name and a throw-away email, who pays the
+    # facilitator (linked by phone) minutes before both calls; another man pays her too
+    for tid, day, name, email in (("H1", "05", "Gary Hart", "gh@example.com"),
+                                  ("H2", "12", "Gary Hart", "gh@example.com"),
+                                  ("H3", "05", "Hugo Stein", "hs@example.com")):
+        b.transfer(transfer_id=tid, created_at=f"2026-05-{day}T01:50:00Z", sender_name=name,
+                   sender_email=email, sender_country="US", receiver_name="Nora Lim",
+                   receiver_phone="+63 919 000 0042", receiver_city="Davao City")
+    b.referral(report_id="R10", subjects=[
+        subject("R10", "s1", role="suspect_viewer", display_name="gary", emails=["burner@example.net"]),
+        subject("R10", "s2", role="suspect_facilitator", display_name="Nora", phones=["+63 919 000 0042"]),
+    ], sessions=[{"from": "s1", "to": "s2", "kind": "video_call", "start": "2026-05-05T02:00:00Z"},
+                 {"from": "s1", "to": "s2", "kind": "video_call", "start": "2026-05-12T02:05:00Z"}])
     return b
 
 
@@ -181,6 +194,18 @@ def test_shared_ip_links_nothing_but_a_personal_device_does(world: dict[str, Any
     run_referrals(con, ReferralSettings(max_subjects_per_ip=4))
     assert links(con)[("R6#s1", "ip")] == {"Eli Moss"}
     run_referrals(con)
+
+
+def test_a_viewer_known_only_by_his_sessions_links_to_the_man_who_pays_before_each(
+    world: dict[str, Any],
+) -> None:
+    got = world["before"]["links"]
+    assert got[("R10#s1", "session")] == {"Gary Hart"}  # not Hugo, whose name is not the viewer's
+    assert not any(rec == "R10#s1" and via != "session" for rec, via in got)
+    evidence = world["before"]["evidence"]["R10#s1/session"]
+    assert "2 session(s)" in evidence and "10 min" in evidence
+    aligned = {(r[1], r[4]) for r in world["before"]["aligned"] if r[3] == "R10"}
+    assert aligned == {("H1", 0), ("H2", 1)}
 
 
 def test_unmatched_kept_then_linked_by_a_later_bundle(world: dict[str, Any]) -> None:

@@ -9,8 +9,11 @@
   a subject linked to one end; the payee a subject linked to the other end or
   a party named like it (a shared word of 3+ letters). When the payer is
   linked to no referral subject at all, a payer named like one end paying a
-  subject linked to the other end also counts. Per session, payer and order,
-  the payment closest to the session start is kept.
+  subject linked to the other end also counts, and so does a payer carrying two
+  name words of a linked end (resolution split him off) paying someone named
+  like an unlinked end. Per session and payer, the payment closest to the
+  session start is kept (a second payment hours after the call is routine, not
+  alignment).
 - login-time match: a payment whose sender-local hour equals, within
   ±``login_hour_tolerance``, the sender-local hour of an IP event of a
   referral account linked to the sender, no more than ``login_window_days``
@@ -26,6 +29,7 @@ import duckdb
 
 from moneytrail.referrals import tables as T
 from moneytrail.referrals.config import ReferralSettings
+from moneytrail.referrals.linking import WEAK_RESOLVE
 
 
 def _linked_payments(con: duckdb.DuckDBPyConnection) -> None:
@@ -108,6 +112,99 @@ def _linked_payments(con: duckdb.DuckDBPyConnection) -> None:
 _TOKENS = "list_filter(string_split(coalesce({col}, ''), ' '), lambda x: length(x) >= 3)"
 
 
+# each session once per direction: (payer end a, payee end b)
+_ENDS_SQL = """
+SELECT provider, report_id, seq, from_record_id AS a, to_record_id AS b, start_utc
+FROM referral_sessions WHERE start_utc IS NOT NULL
+UNION ALL
+SELECT provider, report_id, seq, to_record_id, from_record_id, start_utc
+FROM referral_sessions WHERE start_utc IS NOT NULL AND from_record_id <> to_record_id
+"""
+
+
+def session_links(con: duckdb.DuckDBPyConnection, settings: ReferralSettings) -> int:
+    """Link an unlinked referral end to the payer who pays the other end around its sessions.
+
+    A viewer who gave the platform a throw-away email and no IP can still be found by
+    what he does: he pays the facilitator (linked to the session's other end) minutes
+    before or after the call. The payer must share a name word with the viewer's
+    display name, and be the only payer so placed, or the one who explains the most
+    sessions when that is at least two. Needs the temp tables of `_linked_payments`.
+    """
+    window_s = round(float(settings.align_window_minutes) * 60)
+    con.execute(
+        f"""
+        INSERT INTO referral_links
+        WITH ends AS (
+          SELECT e.*, {_TOKENS.format(col="rs.name_norm")} AS a_tokens
+          FROM ({_ENDS_SQL}) e
+          JOIN referral_subjects rs ON rs.provider = e.provider AND rs.record_id = e.a
+          WHERE rs.name_norm IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM referral_links la
+                            WHERE la.referral_provider = e.provider AND la.referral_record_id = e.a
+                              AND NOT (la.via = 'resolve' AND la.evidence = '{WEAK_RESOLVE}'))
+        ),
+        pay AS (
+          SELECT t.provider, t.record_id, t.ts_utc, e.provider AS referral_provider, e.a, e.b,
+                 e.report_id, e.seq, abs(date_diff('second', t.ts_utc, e.start_utc)) AS gap, e.a_tokens
+          FROM transactions t
+          JOIN ends e ON t.ts_utc BETWEEN e.start_utc - INTERVAL ({window_s}) SECOND
+                                     AND e.start_utc + INTERVAL ({window_s}) SECOND
+        ),
+        c AS (
+          SELECT DISTINCT x.referral_provider, x.a AS referral_record_id, fr.subject_id, x.report_id,
+                 x.seq, x.gap, tsr.subject_id AS to_subject
+          FROM pay x
+          JOIN parties f ON f.provider = x.provider AND f.record_id = x.record_id AND f.side = 'from'
+          JOIN subject_records fr ON fr.provider = f.provider AND fr.record_id = f.record_id
+           AND fr.party = f.party
+          JOIN parties tp ON tp.provider = x.provider AND tp.record_id = x.record_id AND tp.side = 'to'
+          JOIN subject_records tsr ON tsr.provider = tp.provider AND tsr.record_id = tp.record_id
+           AND tsr.party = tp.party
+          LEFT JOIN _ref_end_tokens bt ON bt.referral_provider = x.referral_provider
+           AND bt.referral_record_id = x.b
+          WHERE fr.subject_id <> tsr.subject_id
+            AND list_has_any({_TOKENS.format(col="f.name_norm")}, x.a_tokens)
+            -- the payee is the other end: linked to it, or sharing two name words with it
+            AND (tsr.subject_id IN (SELECT lb.subject_id FROM _ref_linked_subjects lb
+                                    WHERE lb.referral_provider = x.referral_provider
+                                      AND lb.referral_record_id = x.b)
+                 OR length(list_intersect({_TOKENS.format(col="tp.name_norm")}, coalesce(bt.tokens, []))) >= 2)
+        ),
+        per AS (
+          SELECT referral_provider, referral_record_id, subject_id,
+                 count(DISTINCT (report_id, seq)) AS sessions, min(gap) AS gap,
+                 any_value(to_subject) AS payee
+          FROM c GROUP BY ALL
+        ),
+        ranked AS (
+          SELECT *, count(*) OVER w AS candidates, max(sessions) OVER w AS best,
+                 count(*) FILTER (WHERE sessions = best) OVER w AS at_best
+          FROM (SELECT *, max(sessions) OVER (PARTITION BY referral_provider, referral_record_id) AS best FROM per)
+          WINDOW w AS (PARTITION BY referral_provider, referral_record_id)
+        )
+        SELECT referral_provider, referral_record_id, subject_id, 'session',
+               format('paid {{}} (the other end) within {{}} min of {{}} session(s); shares a name with the display name',
+                      payee, round(gap / 60.0)::INTEGER, sessions)
+        FROM ranked
+        WHERE candidates = 1 OR (sessions = best AND sessions >= 2 AND at_best = 1)
+        ORDER BY 1, 2, 3
+        """
+    )
+    # what the viewer did outweighs a resolution on a similar name alone
+    con.execute(
+        f"""
+        DELETE FROM referral_links l
+        WHERE l.via = 'resolve' AND l.evidence = '{WEAK_RESOLVE}'
+          AND EXISTS (SELECT 1 FROM referral_links s WHERE s.via = 'session'
+                      AND s.referral_provider = l.referral_provider
+                      AND s.referral_record_id = l.referral_record_id AND s.subject_id <> l.subject_id)
+        """
+    )
+    rows = con.execute("SELECT count(*) FROM referral_links WHERE via = 'session'").fetchall()
+    return int(rows[0][0])
+
+
 def align_payments(
     con: duckdb.DuckDBPyConnection, settings: ReferralSettings | None = None
 ) -> int:
@@ -128,14 +225,7 @@ def align_payments(
     con.execute(
         f"""
         INSERT INTO aligned_payments
-        WITH ends AS (
-          -- each session once per direction: (payer end, payee end)
-          SELECT provider, report_id, seq, from_record_id AS a, to_record_id AS b, start_utc
-          FROM referral_sessions WHERE start_utc IS NOT NULL
-          UNION ALL
-          SELECT provider, report_id, seq, to_record_id, from_record_id, start_utc
-          FROM referral_sessions WHERE start_utc IS NOT NULL AND from_record_id <> to_record_id
-        ),
+        WITH ends AS ({_ENDS_SQL}),
         pairs AS (
           SELECT DISTINCT e.provider AS referral_provider, e.report_id, e.seq, e.start_utc,
                  la.subject_id AS subj_a, e.b
@@ -172,10 +262,32 @@ def align_payments(
           WHERE ({name_ok2}) AND list_has_any(y.tokens, t.tokens)
             AND NOT EXISTS (SELECT 1 FROM _ref_linked_subjects la WHERE la.referral_provider = e.provider
                             AND la.referral_record_id = e.a AND la.subject_id = y.to_subject)
+          UNION ALL
+          -- resolution split the payer off his linked subject and the payee's end is linked
+          -- to nothing: the payer carries two name words of his end, the payee one of hers
+          SELECT t.provider, t.record_id, e.provider, e.report_id, e.seq, fr.subject_id,
+                 date_diff('second', t.ts_utc, e.start_utc)
+          FROM ends e
+          JOIN _ref_end_tokens ta ON ta.referral_provider = e.provider AND ta.referral_record_id = e.a
+          JOIN _ref_end_tokens tb ON tb.referral_provider = e.provider AND tb.referral_record_id = e.b
+          JOIN transactions t ON t.ts_utc BETWEEN e.start_utc - INTERVAL ({window_s}) SECOND
+                                              AND e.start_utc + INTERVAL ({window_s}) SECOND
+          JOIN parties f ON f.provider = t.provider AND f.record_id = t.record_id AND f.side = 'from'
+          JOIN subject_records fr ON fr.provider = f.provider AND fr.record_id = f.record_id
+           AND fr.party = f.party
+          JOIN parties y ON y.provider = t.provider AND y.record_id = t.record_id AND y.side = 'to'
+          WHERE ({name_ok2})
+            AND EXISTS (SELECT 1 FROM _ref_linked_subjects la WHERE la.referral_provider = e.provider
+                        AND la.referral_record_id = e.a)
+            AND NOT EXISTS (SELECT 1 FROM _ref_linked_subjects lb WHERE lb.referral_provider = e.provider
+                            AND lb.referral_record_id = e.b)
+            AND fr.subject_id NOT IN (SELECT subject_id FROM _ref_linked_subjects)
+            AND length(list_intersect({_TOKENS.format(col="f.name_norm")}, ta.tokens)) >= 2
+            AND list_has_any({_TOKENS.format(col="y.name_norm")}, tb.tokens)
         ),
         ranked AS (
           SELECT *, row_number() OVER (
-                   PARTITION BY referral_provider, report_id, session_seq, subj_a, d >= 0
+                   PARTITION BY referral_provider, report_id, session_seq, subj_a
                    ORDER BY abs(d), provider, record_id) AS rk
           FROM hits WHERE abs(d) <= {window_s}
         )
@@ -234,6 +346,8 @@ def alignment_features(
     ensure_subject_records(con)
     con.execute(T.REFERRAL_LINKS.ddl())
     align_payments(con, settings)
+    if settings.session_links and session_links(con, settings):
+        align_payments(con, settings)  # the newly linked payers' payments align as linked ones
     _login_matches(con, settings)
     con.execute(T.REFERRAL_TXN_FEATURES.ddl())
     con.execute("DELETE FROM referral_txn_features")

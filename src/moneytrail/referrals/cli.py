@@ -173,7 +173,7 @@ def register(app: typer.Typer) -> None:
     def links_command(
         store: StoreOption = None,
         as_json: JsonOption = False,
-        via: Annotated[str | None, typer.Option("--via", help="Only resolve, ip or device links.")] = None,
+        via: Annotated[str | None, typer.Option("--via", help="Only resolve, ip, device or session links.")] = None,
     ) -> None:
         """Referral subjects and the payment subjects they are linked to, with the evidence."""
         from moneytrail.store import Warehouse

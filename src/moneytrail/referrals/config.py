@@ -32,8 +32,11 @@ class ReferralSettings:
       session's other end. Off by default, when a payee whose name shares a
       word (3+ letters) with that end's display name or linked subjects' names
       also counts: resolution often splits a facilitator into several subjects.
-    - ``align_nearest_only``: per session, payer and order keep only the
-      payment closest to the session start.
+    - ``align_nearest_only``: per session and payer keep only the payment
+      closest to the session start.
+    - ``session_links``: an unlinked referral end links to the payer whose
+      payments to the session's other end fall within the window around its
+      sessions (see ``alignment.session_links``).
     - ``login_hour_tolerance`` / ``login_window_days``: a payment matches the
       sender's login times when a login within this many days has the same
       sender-local hour, plus or minus the tolerance.
@@ -48,6 +51,7 @@ class ReferralSettings:
     align_window_minutes: float = 180.0
     align_payee_must_match: bool = False
     align_nearest_only: bool = True
+    session_links: bool = True
     login_hour_tolerance: int = 1
     login_window_days: float = 7.0
 

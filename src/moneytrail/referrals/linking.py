@@ -27,6 +27,9 @@ from moneytrail.referrals import tables as T
 from moneytrail.referrals.config import ReferralSettings, sql_list
 from moneytrail.store import table_exists
 
+# The evidence of a resolve link that no identifier or date of birth supports.
+WEAK_RESOLVE = "resolved together (similar name and details)"
+
 # Referral subjects, and the payment subjects (subjects with party records).
 _PAYMENT_SUBJECT_RECORDS_SQL = """
 SELECT sr.subject_id, p.provider, p.record_id, p.party, p.side
@@ -81,7 +84,7 @@ def _resolve_links(con: duckdb.DuckDBPyConnection) -> None:
                'resolve' AS via,
                coalesce((SELECT string_agg(ev, '; ' ORDER BY ev) FROM ids
                          WHERE ids.provider = r.provider AND ids.record_id = r.record_id),
-                        'resolved together (similar name and details)') AS evidence
+                        '{WEAK_RESOLVE}') AS evidence
         FROM ref r
         WHERE r.subject_id IN (SELECT subject_id FROM pay)
         """

@@ -12,7 +12,7 @@ REFERRAL_LINKS = register(
             Column("referral_provider", "VARCHAR"),
             Column("referral_record_id", "VARCHAR", "report_id#subject_ref"),
             Column("subject_id", "VARCHAR", "a subject of subject_records with payment records"),
-            Column("via", "VARCHAR", "resolve, ip or device"),
+            Column("via", "VARCHAR", "resolve, ip, device or session"),
             Column("evidence", "VARCHAR", "what matched, for a person to read"),
         ),
         key=("referral_provider", "referral_record_id", "subject_id", "via"),
