@@ -73,6 +73,11 @@ def resolve_seed(con: duckdb.DuckDBPyConnection, seed: str) -> list[str]:
 
 DAMPING = 0.85
 RISK_FLOOR = 0.05
+# Ranking score = PageRank / strength**HUB_PENALTY * HOP_DECAY**(hops - 1): the co-payers of
+# the seed's own facilitators before the facilitators of networks reached through them.
+# Measured on seed 303 (0.833 -> 0.854 mean top-50 recall), checked on seed 404 (0.741 -> 0.749).
+HUB_PENALTY = 0.0
+HOP_DECAY = 0.5
 
 
 def _risk_weights(con: duckdb.DuckDBPyConnection, sg: SubjectGraph, u: ig.Graph) -> np.ndarray:
@@ -100,7 +105,8 @@ def _graph(con: duckdb.DuckDBPyConnection) -> SubjectGraph:
 
 def expand(
     con: duckdb.DuckDBPyConnection, seed: str, top: int = 50, *, sg: SubjectGraph | None = None,
-    damping: float | None = None, paths: bool = True, risk: bool = True,
+    damping: float | None = None, paths: bool = True, risk: bool = True, hub_penalty: float | None = None,
+    hop_decay: float | None = None,
 ) -> tuple[list[str], list[Connected]]:
     """(seed subjects, the ``top`` connected subjects ranked by personalised PageRank)."""
     seeds = resolve_seed(con, seed)
@@ -114,6 +120,14 @@ def expand(
         return seeds, []
     weights = _risk_weights(con, sg, u) if risk else np.asarray(u.es["pweight"], dtype=np.float64)
     pr = np.asarray(u.personalized_pagerank(damping=DAMPING if damping is None else damping, reset_vertices=sv, weights=weights.tolist()))
+    beta = HUB_PENALTY if hub_penalty is None else hub_penalty
+    if beta:
+        strength = np.asarray(u.strength(weights=weights.tolist()), dtype=np.float64)
+        pr = pr / np.power(np.maximum(strength, 1e-12), beta)
+    g = HOP_DECAY if hop_decay is None else hop_decay
+    if g < 1.0:
+        hops = np.asarray(u.distances(source=sv), dtype=np.float64).min(axis=0)
+        pr = pr * np.power(g, np.where(np.isfinite(hops), np.maximum(hops - 1, 0), 50))
     pr[sv] = -1.0
     order = [int(i) for i in np.argsort(-pr, kind="stable")[:top] if pr[i] > 0]
     roles: dict[str, tuple[str, int]] = {}
