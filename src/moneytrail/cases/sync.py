@@ -142,9 +142,11 @@ def _sync_subjects(session: Session, warehouse: Path, alerts: list[_Alert],
                    records: dict[str, set[RecordKey]], actor: str, report: SyncReport) -> None:
     owner = _case_by_record(session)
     cases = {c.id: c for c in session.scalars(select(Case).where(Case.kind == "subject"))}
+    fresh: list[tuple[Case, list[RecordKey], list[str]]] = []
+    pending: list[dict[str, object]] = []
     for alert in alerts:
         keys = records.get(alert.subject_id, set())
-        matched = sorted({owner[k] for k in keys if k in owner})
+        matched = sorted({owner[k] for k in keys if k in owner and owner[k] > 0})
         open_case = next((cases[i] for i in matched if cases[i].is_open), None)
         if open_case is not None:
             new_keys = [k for k in keys if k not in owner]
@@ -152,12 +154,12 @@ def _sync_subjects(session: Session, warehouse: Path, alerts: list[_Alert],
             open_case.score, open_case.role, open_case.reasons = alert.score, alert.role, alert.reasons
             if [s.subject_id for s in open_case.subjects] != [alert.subject_id]:
                 open_case.subjects = [CaseSubject(subject_id=alert.subject_id)]
-            _add_records(session, open_case.id, new_keys, owner)
+            pending += _record_rows(open_case.id, new_keys, owner)
             after = open_case.snapshot()
             if before != after or new_keys:
                 open_case.updated_at = utcnow()
                 record(session, actor, "case.update", f"case:{open_case.ref}", before=before, after=after,
-                       details={"new_records": len(new_keys), "warehouse": str(warehouse)})
+                       details={"new_records": len(new_keys), "warehouse": str(warehouse)}, flush=False)
                 report.updated += 1
             else:
                 report.unchanged += 1
@@ -165,24 +167,32 @@ def _sync_subjects(session: Session, warehouse: Path, alerts: list[_Alert],
         if matched and all(k in owner for k in keys):
             report.unchanged += 1  # decided already: closed, and nothing new since
             continue
-        case = _new_case(session, kind="subject", title=_title(alert), state="new", score=alert.score,
-                         role=alert.role, reasons=alert.reasons, warehouse=str(warehouse),
-                         subjects=[CaseSubject(subject_id=alert.subject_id)])
-        _add_records(session, case.id, [k for k in keys if k not in owner], owner)
+        case = Case(ref=uuid4().hex[:16], kind="subject", title=_title(alert), state="new", score=alert.score,
+                    role=alert.role, reasons=alert.reasons, warehouse=str(warehouse),
+                    subjects=[CaseSubject(subject_id=alert.subject_id)])
+        new_keys = [k for k in keys if k not in owner]
+        for k in new_keys:
+            owner[k] = 0  # claimed by a case about to be numbered
+        fresh.append((case, new_keys, [cases[i].ref for i in matched]))
+    # one flush numbers every new case
+    session.add_all([c for c, _, _ in fresh])
+    session.flush()
+    for case, keys, reopens in fresh:
+        case.ref = f"C-{case.id:06d}"
         cases[case.id] = case
+        pending += _record_rows(case.id, keys, owner)
         record(session, actor, "case.create", f"case:{case.ref}", after=case.snapshot(),
-               details={"warehouse": str(warehouse), "reopens": [cases[i].ref for i in matched]})
+               details={"warehouse": str(warehouse), "reopens": reopens}, flush=False)
         report.created += 1
+    if pending:
+        session.execute(insert(CaseRecord), pending)
+    session.flush()
 
 
-def _add_records(session: Session, case_id: int, keys: list[RecordKey], owner: dict[RecordKey, int]) -> None:
-    if not keys:
-        return
-    session.execute(insert(CaseRecord), [
-        {"case_id": case_id, "provider": p, "record_id": r, "party": party} for p, r, party in keys
-    ])
+def _record_rows(case_id: int, keys: list[RecordKey], owner: dict[RecordKey, int]) -> list[dict[str, object]]:
     for k in keys:
         owner[k] = case_id
+    return [{"case_id": case_id, "provider": p, "record_id": r, "party": party} for p, r, party in keys]
 
 
 def _sync_networks(session: Session, warehouse: Path, networks: list[tuple[str, float, str, list[str]]],

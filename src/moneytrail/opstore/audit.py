@@ -46,11 +46,19 @@ def _lock_chain(session: Session) -> None:
 
 
 def record(session: Session, actor: str, action: str, target: str, *, before: Any = None,
-           after: Any = None, details: Any = None) -> AuditEntry:
-    """Append one entry in the caller's transaction: it lands with the change it describes."""
-    _lock_chain(session)
-    last = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
-    prev = last or GENESIS
+           after: Any = None, details: Any = None, flush: bool = True) -> AuditEntry:
+    """Append one entry in the caller's transaction: it lands with the change it describes.
+
+    Within one transaction the chain's head is remembered, so a batch of entries
+    (``flush=False``) costs one lookup; the unit of work inserts them in the order given.
+    """
+    txn = session.get_transaction()
+    cached = session.info.get("audit_head")
+    if cached is not None and cached[0] is txn:
+        prev = cached[1]
+    else:
+        _lock_chain(session)
+        prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)) or GENESIS
     at = datetime.now(UTC)
     before, after, details = _jsonable(before), _jsonable(after), _jsonable(details)
     entry = AuditEntry(
@@ -58,7 +66,9 @@ def record(session: Session, actor: str, action: str, target: str, *, before: An
         prev_hash=prev, hash=entry_hash(prev, at, actor, action, target, before, after, details),
     )
     session.add(entry)
-    session.flush()
+    session.info["audit_head"] = (txn, entry.hash)
+    if flush:
+        session.flush()
     return entry
 
 
