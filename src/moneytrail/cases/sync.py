@@ -177,10 +177,10 @@ def _sync_subjects(session: Session, warehouse: Path, alerts: list[_Alert],
     # one flush numbers every new case
     session.add_all([c for c, _, _ in fresh])
     session.flush()
-    for case, keys, reopens in fresh:
+    for case, claimed, reopens in fresh:
         case.ref = f"C-{case.id:06d}"
         cases[case.id] = case
-        pending += _record_rows(case.id, keys, owner)
+        pending += _record_rows(case.id, claimed, owner)
         record(session, actor, "case.create", f"case:{case.ref}", after=case.snapshot(),
                details={"warehouse": str(warehouse), "reopens": reopens}, flush=False)
         report.created += 1
