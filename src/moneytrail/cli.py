@@ -109,15 +109,17 @@ def _register_stage_commands() -> None:
     from moneytrail.evaluate import cli as evaluate_cli
     from moneytrail.network import cli as network_cli
     from moneytrail.opstore import cli as opstore_cli
+    from moneytrail.realtime import cli as realtime_cli
     from moneytrail.referrals import cli as referrals_cli
     from moneytrail.report import cli as report_cli
     from moneytrail.resolve import cli as resolve_cli
     from moneytrail.scoring import cli as scoring_cli
+    from moneytrail.share import cli as share_cli
     from moneytrail.synth import cli as synth_cli
     from moneytrail.trends import cli as trends_cli
 
     for module in (synth_cli, evaluate_cli, resolve_cli, referrals_cli, scoring_cli, network_cli,
-                   opstore_cli, cases_cli, trends_cli, report_cli):
+                   opstore_cli, cases_cli, trends_cli, report_cli, share_cli, realtime_cli):
         module.register(app)
 
 
