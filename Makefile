@@ -14,6 +14,7 @@ $(BIN)/moneytrail: pyproject.toml
 	touch $(BIN)/moneytrail
 
 install: $(BIN)/moneytrail
+	bash scripts/web_assets.sh
 
 demo: install
 	$(BIN)/moneytrail demo

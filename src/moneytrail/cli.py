@@ -96,11 +96,13 @@ def demo(
     scale: Annotated[float, typer.Option("--scale", help="World size; 1 is about 50,000 transactions.")] = 0.2,
     seed: Annotated[int, typer.Option("--seed")] = 7,
     open_results: Annotated[bool, typer.Option("--open/--no-open", help="Show the results when done.")] = True,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="End with the workspace open in a browser.")] = True,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port of the workspace.")] = 8000,
 ) -> None:
-    """Generate a synthetic world, run the whole pipeline on it, and show the results."""
+    """Generate a synthetic world, run the whole pipeline, open cases, and open the workspace on it."""
     from moneytrail.pipeline.demo import run_demo
 
-    run_demo(out, scale=scale, seed=seed, console=console, show=open_results)
+    run_demo(out, scale=scale, seed=seed, console=console, show=open_results, serve=serve, port=port)
 
 
 # Each stage package adds its own commands; the CLI stays a thin table of contents.
@@ -117,9 +119,10 @@ def _register_stage_commands() -> None:
     from moneytrail.share import cli as share_cli
     from moneytrail.synth import cli as synth_cli
     from moneytrail.trends import cli as trends_cli
+    from moneytrail.web import cli as web_cli
 
     for module in (synth_cli, evaluate_cli, resolve_cli, referrals_cli, scoring_cli, network_cli,
-                   opstore_cli, cases_cli, trends_cli, report_cli, share_cli, realtime_cli):
+                   opstore_cli, cases_cli, trends_cli, report_cli, share_cli, realtime_cli, web_cli):
         module.register(app)
 
 

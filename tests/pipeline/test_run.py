@@ -15,7 +15,7 @@ CLI = [sys.executable, "-m", "moneytrail"]
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo")
-    proc = subprocess.run([*CLI, "demo", "--out", str(out), "--scale", "0.05", "--seed", "3"],
+    proc = subprocess.run([*CLI, "demo", "--out", str(out), "--scale", "0.05", "--seed", "3", "--no-serve"],
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Top subjects for review" in proc.stdout + proc.stderr
@@ -94,3 +94,25 @@ def test_alert_budget_holds_for_the_final_queue(demo: Path, tmp_path: Path) -> N
     assert len(flagged) == len(scores) * 20_000 // 1_000_000
     lowest_flagged = min(float(s["score"]) for s in flagged)
     assert all(float(s["score"]) <= lowest_flagged for s in scores if s["flagged"] == "0")
+
+
+def test_demo_prepares_the_workspace_users_and_cases(demo: Path) -> None:
+    from sqlalchemy import func, select
+
+    from moneytrail.opstore import OpsStore
+    from moneytrail.opstore.audit import verify
+    from moneytrail.opstore.models import Case
+    from moneytrail.opstore.users import authenticate
+
+    creds = dict(line.split() for line in (demo / "workspace-users.txt").read_text().splitlines())
+    assert set(creds) == {"analyst", "supervisor", "liaison", "admin"}
+    _, flagged = read(demo / "results" / "subjects.csv")
+    ops = OpsStore(f"sqlite:///{demo / 'workspace.db'}")
+    with ops.session() as s:
+        for user, password in creds.items():
+            found = authenticate(s, user, password)
+            assert found is not None and found.role == user
+        subject_cases = s.scalar(select(func.count()).select_from(Case).where(Case.kind == "subject"))
+        assert subject_cases == sum(1 for r in flagged if r["flagged"] == "1")
+        assert verify(s).ok
+    ops.dispose()

@@ -8,8 +8,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+DEMO_USERS = (("analyst", "analyst"), ("supervisor", "supervisor"), ("liaison", "liaison"), ("admin", "admin"))
 
-def run_demo(out: Path, *, scale: float, seed: int, console: Console, show: bool = True) -> None:
+
+def run_demo(out: Path, *, scale: float, seed: int, console: Console, show: bool = True,
+             serve: bool = False, port: int = 8000) -> None:
     from moneytrail.evaluate.evaluator import evaluate, write_json
     from moneytrail.pipeline.run import run_batch
     from moneytrail.synth.world import generate
@@ -29,7 +32,41 @@ def run_demo(out: Path, *, scale: float, seed: int, console: Console, show: bool
     write_json(evaluation, results / "evaluation.json")
     if show:
         show_results(results, evaluation, console)
+    console.rule("[bold]4. Cases for the analysts[/]")
+    ops_url, passwords = prepare_workspace(out, store, console)
     console.print(f"\nResults: {results}\nWorld and truth: {world}")
+    if serve:
+        from moneytrail.web.cli import serve as serve_workspace
+
+        console.rule("[bold]5. The workspace[/]")
+        console.print("Log in as " + ", ".join(f"[bold]{u}[/] / {p}" for u, p in passwords.items()))
+        serve_workspace(store, port=port, open_browser=True, ops_url=ops_url)
+
+
+def prepare_workspace(out: Path, store: Path, console: Console) -> tuple[str, dict[str, str]]:
+    """A fresh operational store beside the demo, its users, and the run's alerts as cases."""
+    import secrets
+
+    from moneytrail.cases import sync_from_run
+    from moneytrail.opstore import OpsStore
+    from moneytrail.opstore.users import create_user
+
+    db = out / "workspace.db"
+    db.unlink(missing_ok=True)
+    url = f"sqlite:///{db.resolve()}"
+    ops = OpsStore(url)
+    passwords = {name: f"{name}-{secrets.token_hex(4)}" for name, _ in DEMO_USERS}
+    with ops.session() as s:
+        for name, role in DEMO_USERS:
+            create_user(s, name, passwords[name], role)
+    report = sync_from_run(ops, store, "admin")
+    ops.dispose()
+    (out / "workspace-users.txt").write_text(
+        "".join(f"{u} {p}\n" for u, p in passwords.items()), encoding="utf-8"
+    )
+    console.print(f"{report.created} cases opened from the run's alerts in {db}; "
+                  f"users and passwords in {out / 'workspace-users.txt'}")
+    return url, passwords
 
 
 def show_results(results: Path, evaluation: dict[str, object], console: Console) -> None:
