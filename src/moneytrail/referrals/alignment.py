@@ -129,9 +129,9 @@ def session_links(con: duckdb.DuckDBPyConnection, settings: ReferralSettings) ->
     what he does: he pays the facilitator (linked to the session's other end) minutes
     before or after the call. The payer must share a name word with the viewer's
     display name, and be the only payer so placed, or the one who explains the most
-    sessions when that is at least two. Needs the temp tables of `_linked_payments`.
+    sessions when that is at least two. Needs the temp tables of `_linked_payments` and
+    `_window_candidates`, which applies the window of `settings`.
     """
-    window_s = round(float(settings.align_window_minutes) * 60)
     con.execute(
         f"""
         INSERT INTO referral_links
@@ -147,9 +147,9 @@ def session_links(con: duckdb.DuckDBPyConnection, settings: ReferralSettings) ->
         pay AS (
           SELECT t.provider, t.record_id, t.ts_utc, e.provider AS referral_provider, e.a, e.b,
                  e.report_id, e.seq, abs(date_diff('second', t.ts_utc, e.start_utc)) AS gap, e.a_tokens
-          FROM transactions t
-          JOIN ends e ON t.ts_utc BETWEEN e.start_utc - INTERVAL ({window_s}) SECOND
-                                     AND e.start_utc + INTERVAL ({window_s}) SECOND
+          FROM _ref_win t
+          JOIN ends e ON e.provider = t.referral_provider AND e.report_id = t.report_id
+           AND e.seq = t.seq AND e.a = t.a
         ),
         c AS (
           SELECT DISTINCT x.referral_provider, x.a AS referral_record_id, fr.subject_id, x.report_id,
@@ -178,7 +178,7 @@ def session_links(con: duckdb.DuckDBPyConnection, settings: ReferralSettings) ->
           FROM c GROUP BY ALL
         ),
         ranked AS (
-          SELECT *, count(*) OVER w AS candidates, max(sessions) OVER w AS best,
+          SELECT *, count(*) OVER w AS candidates,
                  count(*) FILTER (WHERE sessions = best) OVER w AS at_best
           FROM (SELECT *, max(sessions) OVER (PARTITION BY referral_provider, referral_record_id) AS best FROM per)
           WINDOW w AS (PARTITION BY referral_provider, referral_record_id)
@@ -205,6 +205,54 @@ def session_links(con: duckdb.DuckDBPyConnection, settings: ReferralSettings) ->
     return int(rows[0][0])
 
 
+def _window_candidates(con: duckdb.DuckDBPyConnection, window_s: int) -> None:
+    """``_ref_win``: payments near a session whose payee is linked to the session's other
+    end or shares a name word with it. Joined on (name word, time bucket of the window's
+    width), so the cost grows with the payments, not with sessions times payments."""
+    w = max(int(window_s), 1)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _ref_win AS
+        WITH ends AS (
+          SELECT e.*, b.bucket
+          FROM ({_ENDS_SQL}) e,
+               (SELECT unnest([-1, 0, 1]) AS d) k,
+               LATERAL (SELECT epoch(e.start_utc)::BIGINT // {w} + k.d AS bucket) b
+        ),
+        end_tok AS (
+          SELECT e.*, unnest(t.tokens) AS tok
+          FROM ends e JOIN _ref_end_tokens t ON t.referral_provider = e.provider AND t.referral_record_id = e.b
+        ),
+        pay AS (
+          SELECT p.provider, p.record_id, p.party, p.name_norm, t.ts_utc,
+                 epoch(t.ts_utc)::BIGINT // {w} AS bucket
+          FROM parties p JOIN transactions t ON t.provider = p.provider AND t.record_id = p.record_id
+          WHERE p.side = 'to' AND t.ts_utc IS NOT NULL
+        ),
+        to_tok AS (
+          SELECT provider, record_id, ts_utc, bucket, unnest({_TOKENS.format(col="name_norm")}) AS tok
+          FROM pay WHERE name_norm IS NOT NULL
+        ),
+        by_name AS (
+          SELECT t.provider, t.record_id, t.ts_utc, e.provider AS referral_provider, e.report_id, e.seq,
+                 e.a, e.b, e.start_utc
+          FROM to_tok t JOIN end_tok e ON e.tok = t.tok AND e.bucket = t.bucket
+        ),
+        by_link AS (
+          SELECT y.provider, y.record_id, y.ts_utc, e.provider, e.report_id, e.seq, e.a, e.b, e.start_utc
+          FROM pay y
+          JOIN subject_records sr ON sr.provider = y.provider AND sr.record_id = y.record_id
+           AND sr.party = y.party
+          JOIN _ref_linked_subjects lb ON lb.subject_id = sr.subject_id
+          JOIN ends e ON e.provider = lb.referral_provider AND e.b = lb.referral_record_id
+           AND e.bucket = y.bucket
+        )
+        SELECT DISTINCT * FROM (SELECT * FROM by_name UNION ALL SELECT * FROM by_link)
+        WHERE ts_utc BETWEEN start_utc - INTERVAL ({w}) SECOND AND start_utc + INTERVAL ({w}) SECOND
+        """
+    )
+
+
 def align_payments(
     con: duckdb.DuckDBPyConnection, settings: ReferralSettings | None = None
 ) -> int:
@@ -214,12 +262,12 @@ def align_payments(
     # the payee is the session's other end: linked to it, or (unless strict)
     # named like it (resolution often splits a facilitator into several subjects)
     name_ok = "FALSE" if settings.align_payee_must_match else (
-        "list_has_any(y.tokens, (SELECT t.tokens FROM _ref_end_tokens t "
-        "WHERE t.referral_provider = s.referral_provider AND t.referral_record_id = s.b))"
+        "list_has_any(y.tokens, bt.tokens)"
     )
     name_ok2 = "FALSE" if settings.align_payee_must_match else "TRUE"
     nearest = "rk = 1" if settings.align_nearest_only else "TRUE"
     _linked_payments(con)
+    _window_candidates(con, window_s)
     con.execute(T.ALIGNED_PAYMENTS.ddl())
     con.execute("DELETE FROM aligned_payments")
     con.execute(
@@ -237,16 +285,17 @@ def align_payments(
                  s.subj_a, date_diff('second', p.ts_utc, s.start_utc) AS d
           FROM (SELECT DISTINCT provider, record_id, ts_utc, from_subject FROM _ref_pay) p
           JOIN pairs s ON s.subj_a = p.from_subject
+          -- joins, not nested subqueries, so that Spark runs it too; a payment with
+          -- several such payees repeats here and is made one by the DISTINCT below
+          JOIN _ref_payee y ON y.provider = p.provider AND y.record_id = p.record_id
+           AND coalesce(y.subject_id, '') <> p.from_subject
+          LEFT JOIN _ref_linked_subjects lb ON lb.referral_provider = s.referral_provider
+           AND lb.referral_record_id = s.b AND lb.subject_id = y.subject_id
+          LEFT JOIN _ref_end_tokens bt ON bt.referral_provider = s.referral_provider
+           AND bt.referral_record_id = s.b
           WHERE p.ts_utc BETWEEN s.start_utc - INTERVAL ({window_s}) SECOND
                              AND s.start_utc + INTERVAL ({window_s}) SECOND
-            AND EXISTS (
-              SELECT 1 FROM _ref_payee y
-              WHERE y.provider = p.provider AND y.record_id = p.record_id
-                AND coalesce(y.subject_id, '') <> p.from_subject
-                AND (y.subject_id IN (SELECT lb.subject_id FROM _ref_linked_subjects lb
-                                      WHERE lb.referral_provider = s.referral_provider
-                                        AND lb.referral_record_id = s.b)
-                     OR ({name_ok})))
+            AND (lb.subject_id IS NOT NULL OR ({name_ok}))
           UNION ALL
           -- the payer's account is linked to nothing, but the payee is the other end
           -- and the payer is named like the session's end
@@ -270,8 +319,8 @@ def align_payments(
           FROM ends e
           JOIN _ref_end_tokens ta ON ta.referral_provider = e.provider AND ta.referral_record_id = e.a
           JOIN _ref_end_tokens tb ON tb.referral_provider = e.provider AND tb.referral_record_id = e.b
-          JOIN transactions t ON t.ts_utc BETWEEN e.start_utc - INTERVAL ({window_s}) SECOND
-                                              AND e.start_utc + INTERVAL ({window_s}) SECOND
+          JOIN _ref_win t ON t.referral_provider = e.provider AND t.report_id = e.report_id
+           AND t.seq = e.seq AND t.a = e.a
           JOIN parties f ON f.provider = t.provider AND f.record_id = t.record_id AND f.side = 'from'
           JOIN subject_records fr ON fr.provider = f.provider AND fr.record_id = f.record_id
            AND fr.party = f.party
@@ -376,6 +425,6 @@ def alignment_features(
         """
     )
     for name in ("_ref_pay", "_ref_login", "_ref_linked_subjects", "_ref_payee", "_ref_payer",
-                 "_ref_end_tokens"):
+                 "_ref_end_tokens", "_ref_win"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
     return int(con.execute("SELECT count(*) FROM referral_txn_features").fetchall()[0][0])
