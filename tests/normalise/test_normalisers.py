@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import phonenumbers
 import pytest
 from hypothesis import given, settings
@@ -17,6 +20,7 @@ from moneytrail.normalise import (
 )
 from moneytrail.normalise.countries import all_country_codes
 from moneytrail.normalise.currencies import all_currency_codes
+from moneytrail.normalise.phones import _parse_e164, fast_e164
 
 
 @given(st.text())
@@ -87,6 +91,68 @@ def test_example_numbers_round_trip_in_every_notation(region: str, salt: int) ->
     assert normalise_phone(national, region) == e164
     assert normalise_phone(international, None) == e164
     assert normalise_phone("00" + e164[1:], None) == e164
+
+
+_REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS)
+
+
+@st.composite
+def plain_notations(draw: st.DrawFn) -> tuple[str, str | None]:
+    """A phone as people write it: "+cc", "00cc" or national digits, with separators and stray prefixes."""
+    region = draw(st.sampled_from(_REGIONS))
+    cc = str(phonenumbers.country_code_for_region(region))
+    body = draw(st.text("0123456789", min_size=0, max_size=15))
+    lead = draw(st.sampled_from(["+" + cc, "00" + cc, "", "0", cc, "+", "+0", "011", "00"]))
+    digits = lead.lstrip("+") + body
+    out = "+" if lead.startswith("+") else ""
+    for ch in digits:
+        out += ch + draw(st.sampled_from(["", "", "", " ", "-", ".", ") ", " ("]))
+    hint = draw(st.sampled_from([region, None, "US", "PH"]))
+    return out.strip(), hint
+
+
+@settings(max_examples=3000)
+@given(plain_notations())
+def test_fast_path_agrees_with_the_full_parser(case: tuple[str, str | None]) -> None:
+    text, region = case
+    fast = fast_e164(text, region)
+    if fast is not None:
+        assert fast == _parse_e164(text, region)
+
+
+def test_fast_path_takes_the_common_notations() -> None:
+    assert fast_e164("+63 917 555 0101", None) == "+639175550101"
+    assert fast_e164("0917-555-0101", "PH") == "+639175550101"
+    assert fast_e164("(650) 253-0000", "US") == "+16502530000"
+    # what it cannot decide goes to the full parser, which still answers
+    assert fast_e164("639175550101", "PH") is None
+    assert normalise_phone("639175550101", "PH") == "+639175550101"
+    assert fast_e164("tel:+63-917-555-0101", None) is None
+    assert normalise_phone("tel:+63-917-555-0101", None) == "+639175550101"
+
+
+def test_fast_path_agrees_on_every_phone_of_a_world(tmp_path: Path) -> None:
+    from moneytrail.synth.world import generate
+
+    generate(tmp_path, scale=0.2, seed=5)
+    seen: set[tuple[str, str | None]] = set()
+    for path in (tmp_path / "bundle").rglob("*.csv"):
+        with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+            for row in csv.DictReader(fh):
+                for key, value in row.items():
+                    if key and key.endswith("_phone") and value:
+                        side = key.removesuffix("_phone")
+                        country = row.get(f"{side}_country") or row.get("issuer_country") or None
+                        seen.add((value.strip(), (country or "").upper() or None))
+    assert len(seen) > 500
+    taken = 0
+    for text, region in seen:
+        text = "+" + text[2:] if text.startswith("00") else text
+        fast = fast_e164(text, region)
+        if fast is not None:
+            taken += 1
+            assert fast == _parse_e164(text, region), (text, region)
+    assert taken > 0.6 * len(seen)
 
 
 @given(st.sampled_from(all_country_codes()))

@@ -1,8 +1,9 @@
-"""Read a CSV file with DuckDB's reader and a format's column mapping.
+"""Read CSV files with DuckDB's reader and a format's column mapping.
 
-The file is read once, by `finish.check_into`, through the view this module
-defines; the reader's rejected records (wrong column count, broken quoting,
-invalid UTF-8) are collected afterwards with their line numbers.
+Each file is read into `src`, its reader's rejected records (wrong column
+count, broken quoting, invalid UTF-8) collected with their line numbers, and
+its rows moved into the batch table `src_all`; the batch is then read once,
+by `finish.check_into`, through the view this module defines.
 """
 
 from __future__ import annotations
@@ -51,6 +52,23 @@ def header_names(path: Path, fmt: CsvFormat) -> list[str]:
     return names
 
 
+def _reader(path: Path, names: list[str]) -> str:
+    columns = "{" + ", ".join(f"{_lit('c_' + n)}: 'VARCHAR'" for n in names) + "}"
+    return f"""read_csv({_lit(str(path))}, columns = {columns}, header = true, auto_detect = false,
+                          delim = ',', quote = '"', escape = '"', store_rejects = true,
+                          rejects_table = 'csv_rejects', rejects_scan = 'csv_scans',
+                          strict_mode = true, null_padding = false)"""
+
+
+def append_to_batch(con: duckdb.DuckDBPyConnection, source_file: str, *, first: bool) -> None:
+    """Move the file just read (`src`) into the batch table `src_all`, under its name and record numbers."""
+    target = "CREATE OR REPLACE TEMP TABLE src_all AS" if first else "INSERT INTO src_all"
+    con.execute(
+        f"{target} SELECT {_lit(source_file)} AS source_file, rowid - (SELECT min(rowid) FROM src) + 1 "
+        "AS file_ordinal, * FROM src"
+    )
+
+
 def read_into_src(
     con: duckdb.DuckDBPyConnection, path: Path, names: list[str], *, base_line: int | None
 ) -> None:
@@ -60,11 +78,7 @@ def read_into_src(
     cut into a file of their own whose header stands at `base_line`) appends
     and records each record's physical line in `fixed_line`.
     """
-    columns = "{" + ", ".join(f"{_lit('c_' + n)}: 'VARCHAR'" for n in names) + "}"
-    reader = f"""read_csv({_lit(str(path))}, columns = {columns}, header = true, auto_detect = false,
-                          delim = ',', quote = '"', escape = '"', store_rejects = true,
-                          rejects_table = 'csv_rejects', rejects_scan = 'csv_scans',
-                          strict_mode = true, null_padding = false)"""
+    reader = _reader(path, names)
     drop_rejects(con)
     if base_line is None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE src AS SELECT CAST(NULL AS BIGINT) AS fixed_line, * FROM {reader}")
@@ -73,7 +87,7 @@ def read_into_src(
 
 
 def csv_view(con: duckdb.DuckDBPyConnection, view: str, fmt: CsvFormat, names: list[str]) -> None:
-    """Define `view` over `src` in the staging shape; unknown columns go into `extra`."""
+    """Define `view` over `src_all` in the staging shape; unknown columns go into `extra`."""
     src = {n: f"c_{n}" for n in names}
     mapped: dict[str, str] = {}
     used: set[str] = set()
@@ -94,11 +108,11 @@ def csv_view(con: duckdb.DuckDBPyConnection, view: str, fmt: CsvFormat, names: l
             + ", ".join(f"{_ident(n)} := {_ident(src[n])}" for n in unknown)
             + ")) AS VARCHAR)"
         )
-    inner = ["rowid - (SELECT min(rowid) FROM src) + 1 AS ordinal", "fixed_line"]
+    inner = ["rowid - (SELECT min(rowid) FROM src_all) + 1 AS ordinal", "fixed_line", "source_file", "file_ordinal"]
     inner += [f"{mapped.get(c, 'CAST(NULL AS VARCHAR)')} AS {_ident(c)}" for c in STAGE_COLUMNS if c not in fmt.derived]
     derived = "".join(f", {expr} AS {_ident(col)}" for col, expr in fmt.derived.items())
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT *{derived} FROM (SELECT {', '.join(inner)} FROM src)"
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT *{derived} FROM (SELECT {', '.join(inner)} FROM src_all)"
     )
 
 
@@ -147,26 +161,27 @@ def salvage_file(names: list[str], lines: list[str]) -> Path:
         return Path(fh.name)
 
 
-def install_reject_shift(con: duckdb.DuckDBPyConnection, spans: list[tuple[int, int]]) -> None:
+def install_reject_shift(con: duckdb.DuckDBPyConnection, spans: list[tuple[str, int, int]]) -> None:
     """Table for the physical line of a record from its ordinal.
 
     Record k (1-based, among those the reader kept) lies after rejected record i
     when k >= line_i - 1 - (lines swallowed by rejects before i); its line is
     k + 1 (the header) + the lines swallowed by the rejects before it.
     """
-    con.execute("CREATE OR REPLACE TEMP TABLE reject_span (line BIGINT, span BIGINT)")
+    con.execute("CREATE OR REPLACE TEMP TABLE reject_span (source_file VARCHAR, line BIGINT, span BIGINT)")
     if spans:
-        con.executemany("INSERT INTO reject_span VALUES (?, ?)", spans)
+        con.executemany("INSERT INTO reject_span VALUES (?, ?, ?)", spans)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE reject_shift AS "
-        "SELECT line - 1 - coalesce(sum(span) OVER (ORDER BY line ROWS BETWEEN UNBOUNDED PRECEDING "
-        "AND 1 PRECEDING), 0) AS k, span FROM reject_span"
+        "SELECT source_file, line - 1 - coalesce(sum(span) OVER (PARTITION BY source_file ORDER BY line "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS k, span FROM reject_span"
     )
 
 
 CSV_LOCATION_SQL = (
-    "'line ' || CAST(coalesce(fixed_line, ordinal + 1 + ("
-    "SELECT coalesce(sum(r.span), 0) FROM reject_shift r WHERE r.k <= checked.ordinal)) AS VARCHAR)"
+    "'line ' || CAST(coalesce(fixed_line, file_ordinal + 1 + ("
+    "SELECT coalesce(sum(r.span), 0) FROM reject_shift r "
+    "WHERE r.source_file = checked.source_file AND r.k <= checked.file_ordinal)) AS VARCHAR)"
 )
 
 

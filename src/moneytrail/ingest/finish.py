@@ -81,9 +81,13 @@ _RATES = """
 
 
 def check_into(
-    con: duckdb.DuckDBPyConnection, relation: str, rules: Rules, naive_tz: str | None, *, first: bool
+    con: duckdb.DuckDBPyConnection, relation: str, rules: Rules, naive_tz: str | None, *, first: bool,
+    carry: Sequence[str] = (),
 ) -> None:
-    """Read `relation` once into `checked`: staged fields, converted fields, and the reason if bad."""
+    """Read `relation` once into `checked`: staged fields, converted fields, and the reason if bad.
+
+    `carry` names further columns of `relation` to keep (a batch's `source_file`).
+    """
     reasons: list[str] = [
         f"WHEN nullif(trim({col}), '') IS NULL THEN 'missing {label}'" for col, label in rules.required
     ]
@@ -107,7 +111,7 @@ def check_into(
         f"LEFT JOIN country_lookup c_{side} ON c_{side}.key = {_country_key(f's.{side}_country')}"
         for side in SIDES
     )
-    staged = ", ".join(f"p.{c}" for c in STAGE_COLUMNS if c != "raw")
+    staged = ", ".join(f"p.{c}" for c in (*STAGE_COLUMNS, *carry) if c != "raw")
     target = "CREATE OR REPLACE TEMP TABLE checked AS" if first else "INSERT INTO checked BY NAME"
     con.execute(
         f"""
@@ -147,20 +151,28 @@ def load_checked(
     con: duckdb.DuckDBPyConnection,
     *,
     provider: str,
-    source_file: str,
+    source_file: str | None,
     fmt: str,
     naive_tz: str | None,
     location_sql: str = "location",
 ) -> FinishCounts:
-    """Quarantine the bad records of `checked` and load the good ones; call inside a transaction."""
-    p_provider, p_file = sql_str(provider), sql_str(source_file)
+    """Quarantine the bad records of `checked` and load the good ones; call inside a transaction.
+
+    `source_file=None` means `checked` holds a batch of files, each row naming
+    its own in `source_file`; the caller then takes each file's figures from
+    `batch_counts`.
+    """
+    batch = source_file is None
+    p_provider = sql_str(provider)
+    p_file = "checked.source_file" if batch else sql_str(source_file)
+    by_file = "source_file, rid" if batch else "rid"
     # A record id seen earlier in the same file: the first one wins.
     con.execute(
-        """
+        f"""
         UPDATE checked SET reason = 'duplicate record id in file: ' || checked.rid
         FROM (
             SELECT ordinal FROM (
-                SELECT ordinal, row_number() OVER (PARTITION BY rid ORDER BY ordinal) AS n
+                SELECT ordinal, row_number() OVER (PARTITION BY {by_file} ORDER BY ordinal) AS n
                 FROM checked WHERE reason IS NULL
             ) WHERE n > 1
         ) d
@@ -186,6 +198,20 @@ def load_checked(
           AND rid IN (SELECT record_id FROM transactions WHERE provider = {p_provider})
         """
     )
+    if batch:
+        # as if the files came one by one: a record id of an earlier file of the batch is already in store
+        con.execute(
+            """
+            UPDATE checked SET reason = 'already in store'
+            FROM (
+                SELECT ordinal FROM (
+                    SELECT ordinal, row_number() OVER (PARTITION BY rid ORDER BY ordinal) AS n
+                    FROM checked WHERE reason IS NULL
+                ) WHERE n > 1
+            ) d
+            WHERE checked.ordinal = d.ordinal
+            """
+        )
     valid = int(scalar(con, "SELECT count(*) FROM checked WHERE reason IS NULL OR reason = 'already in store'"))
     normalise_checked_values(con)
 
@@ -196,7 +222,7 @@ def load_checked(
         "provider": p_provider,
         "record_id": "c.rid",
         "format": sql_str(fmt),
-        "source_file": p_file,
+        "source_file": "c.source_file" if batch else p_file,
         "txn_type": "lower(nullif(trim(c.txn_type), ''))",
         "ts_utc": "c.ts_v",
         "local_hour": f"CAST(hour({local_ts}) AS SMALLINT)",
@@ -281,3 +307,17 @@ def load_checked(
         """
     )
     return counts
+
+
+def batch_counts(con: duckdb.DuckDBPyConnection) -> dict[str, FinishCounts]:
+    """Each file's figures after `load_checked` of a batch, by `source_file`."""
+    rows = con.execute(
+        """
+        SELECT source_file,
+               count(*) FILTER (WHERE reason IS NULL),
+               count(*) FILTER (WHERE reason IS NOT NULL AND reason <> 'already in store'),
+               count(*) FILTER (WHERE reason = 'already in store')
+        FROM checked GROUP BY source_file
+        """
+    ).fetchall()
+    return {str(f): FinishCounts(int(a), int(b), int(c)) for f, a, b, c in rows}

@@ -1,10 +1,32 @@
-"""Phone numbers to E.164 with the party's country as the hint."""
+"""Phone numbers to E.164 with the party's country as the hint.
+
+`phonenumbers.parse` costs 50 to 200 µs a number, most of it in generic text
+handling (Unicode digits, vanity letters, extensions, RFC 3966). A bundle of
+5 million payments holds about a million distinct phones, so `fast_e164`
+takes the plain notations (ASCII digits, a leading "+" and the separators
+" -().") through the same steps with phonenumbers' own metadata and length
+rules, and hands everything else to the full parser. Tests require both
+paths to agree on every notation they generate and on every phone of a
+synthetic world.
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
+import re
+from functools import cache, lru_cache
 
 import phonenumbers
+from phonenumbers import phonenumberutil as pnu
+from phonenumbers.phonemetadata import PhoneMetadata
+
+_PLAIN = re.compile(r"\+?[0-9 ().\-]+")
+_NOT_DIGIT = re.compile(r"[^0-9]")
+_POSSIBLE = (pnu.ValidationResult.IS_POSSIBLE, pnu.ValidationResult.IS_POSSIBLE_LOCAL_ONLY)
+_NOT_STRIPPED = (
+    pnu.ValidationResult.TOO_SHORT,
+    pnu.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+    pnu.ValidationResult.INVALID_LENGTH,
+)
 
 
 @lru_cache(maxsize=200_000)
@@ -19,11 +41,19 @@ def normalise_phone(phone: str | None, country: str | None = None) -> str | None
     if not phone:
         return None
     text = phone.strip()
-    if not any(ch.isdigit() for ch in text):
-        return None
     if text.startswith("00"):
         text = "+" + text[2:]
     region = (country or "").upper() or None
+    fast = fast_e164(text, region)
+    if fast is not None:
+        return fast
+    return _parse_e164(text, region)
+
+
+def _parse_e164(text: str, region: str | None) -> str | None:
+    """The full parser: any notation phonenumbers reads."""
+    if not any(ch.isdigit() for ch in text):
+        return None
     candidates = [text]
     if not text.startswith("+"):
         candidates.append("+" + text)
@@ -37,3 +67,67 @@ def normalise_phone(phone: str | None, country: str | None = None) -> str | None
         ):
             return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     return None
+
+
+def fast_e164(text: str, region: str | None) -> str | None:
+    """E.164 of a plain notation that phonenumbers would accept as written; None when unsure.
+
+    None never means "not a phone": the caller then asks the full parser,
+    which also tries a bare international reading.
+    """
+    if not _PLAIN.fullmatch(text):
+        return None
+    digits = _NOT_DIGIT.sub("", text)
+    if len(digits) < 3:
+        return None
+    if text.startswith("+"):
+        split = _split_country_code(digits)
+        if split is None:
+            return None
+        cc, national = split
+        metadata = _metadata_for_code(cc)
+    else:
+        if region is None:
+            return None
+        metadata = _metadata_for_region(region)
+        if metadata is None or metadata.country_code is None:
+            return None
+        # an international dialling prefix, or the country code written without "+",
+        # takes the parser's other branches
+        if metadata.international_prefix and re.match(metadata.international_prefix, digits):
+            return None
+        if digits.startswith(str(metadata.country_code)):
+            return None
+        cc, national = metadata.country_code, digits
+    if metadata is None or len(national) < 2:
+        return None
+    _, stripped, _ = pnu._maybe_strip_national_prefix_carrier_code(national, metadata)
+    if pnu._test_number_length(stripped, metadata) not in _NOT_STRIPPED:
+        national = stripped
+    if not 2 <= len(national) <= 17:
+        return None
+    main = _metadata_for_code(cc)
+    if main is None or pnu._test_number_length(national, main) not in _POSSIBLE:
+        return None
+    return f"+{cc}{national}"
+
+
+def _split_country_code(digits: str) -> tuple[int, str] | None:
+    """Calling codes are prefix-free: the first 1 to 3 digits that are one."""
+    if digits[0] == "0":
+        return None
+    for i in range(1, 4):
+        cc = int(digits[:i])
+        if cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return cc, digits[i:]
+    return None
+
+
+@cache
+def _metadata_for_code(cc: int) -> PhoneMetadata | None:
+    return PhoneMetadata.metadata_for_region_or_calling_code(cc, phonenumbers.region_code_for_country_code(cc))
+
+
+@cache
+def _metadata_for_region(region: str) -> PhoneMetadata | None:
+    return PhoneMetadata.metadata_for_region(region, None)
