@@ -75,6 +75,12 @@ def run(
         float | None, typer.Option("--alert-budget", help="Flag this many transactions per million instead.")
     ] = None,
     weights: Annotated[Path | None, typer.Option("--weights", help="Model weights from `moneytrail train`.")] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="duckdb (default), or spark: the stages after ingestion on Apache Spark.")
+    ] = "duckdb",
+    spark_master: Annotated[
+        str, typer.Option("--spark-master", help="Spark master URL for --engine spark.")
+    ] = "local[*]",
 ) -> None:
     """Ingest a bundle and write transaction_scores, subjects, subject_records and quarantine."""
     from moneytrail.pipeline.run import run_batch
@@ -87,7 +93,8 @@ def run(
         "weights": weights,
     }
     run_batch(bundle, out, store=store, model=model, console=console,
-              scoring={k: v for k, v in scoring.items() if v is not None})
+              scoring={k: v for k, v in scoring.items() if v is not None},
+              engine=engine, spark_master=spark_master)
 
 
 @app.command()
@@ -122,7 +129,7 @@ def _register_stage_commands() -> None:
     from moneytrail.web import cli as web_cli
 
     for module in (synth_cli, evaluate_cli, resolve_cli, referrals_cli, scoring_cli, network_cli,
-                   opstore_cli, cases_cli, trends_cli, report_cli, share_cli, realtime_cli, web_cli):
+                   opstore_cli, cases_cli, trends_cli, web_cli, report_cli, share_cli, realtime_cli):
         module.register(app)
 
 

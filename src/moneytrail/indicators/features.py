@@ -37,7 +37,12 @@ def build_names(con: duckdb.DuckDBPyConnection) -> None:
             FROM tok JOIN mt_lex_surname l ON l.token = tok.token
             GROUP BY tok.name_norm, l.origin
         )
-        SELECT name_norm, arg_max(origin, n) AS origin FROM hits GROUP BY name_norm
+        -- the most frequent origin; a tie goes to the first origin by name, so that
+        -- every engine and thread count picks the same one
+        SELECT name_norm, origin FROM (
+            SELECT name_norm, origin, row_number() OVER (PARTITION BY name_norm ORDER BY n DESC, origin) AS k
+            FROM hits
+        ) WHERE k = 1
     """)
 
 

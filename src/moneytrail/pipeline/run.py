@@ -7,6 +7,7 @@ the run is their sequence, then the contract files.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from moneytrail.pipeline.outputs import write_outputs
 from moneytrail.store import Warehouse
 
 MODELS = ("default", "baseline")
+ENGINES = ("duckdb", "spark")
 
 
 @dataclass
@@ -39,18 +41,24 @@ def run_batch(
     model: str = "default",
     console: Console | None = None,
     scoring: dict[str, object] | None = None,
+    engine: str = "duckdb",
+    spark_master: str = "local[*]",
 ) -> RunReport:
     """Ingest `bundle` and write the contract files to `out`.
 
     Without `--store`, the run keeps its own warehouse in `OUT/warehouse.duckdb`,
     so the outputs cover exactly what this bundle (and earlier runs into the
-    same OUT) brought.
+    same OUT) brought. With `engine="spark"` the stages after ingestion run on
+    Spark (`spark_master`), with the same SQL, and their tables come back into
+    the warehouse (see `moneytrail.engine`).
     """
     from moneytrail.ingest import ingest_plan
     from moneytrail.ingest.bundle import plan_bundle
 
     if model not in MODELS:
         raise UserError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
+    if engine not in ENGINES:
+        raise UserError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a directory for the results")
     plan = plan_bundle(bundle)
@@ -72,11 +80,19 @@ def run_batch(
         report.ingest = {"loaded": ingested.loaded, "quarantined": ingested.quarantined}
         if console:
             ingested.print(console)
-        for name, stage in stages(model, scoring or {}):
-            t0 = time.perf_counter()
-            say(f"[bold]{name}[/] ...")
-            stage(wh.con)
-            report.stage_seconds[name] = time.perf_counter() - t0
+        if engine == "spark":
+            from moneytrail.engine.batch import run_on_spark
+
+            work = out / "spark-work"
+            run_on_spark(wh, stages(model, scoring or {}), work=work, master=spark_master,
+                         seconds=report.stage_seconds, say=say)
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            for name, stage in stages(model, scoring or {}):
+                t0 = time.perf_counter()
+                say(f"[bold]{name}[/] ...")
+                stage(wh.con)
+                report.stage_seconds[name] = time.perf_counter() - t0
         t0 = time.perf_counter()
         report.counts = write_outputs(wh.con, out)
         report.stage_seconds["outputs"] = time.perf_counter() - t0
@@ -87,6 +103,7 @@ def run_batch(
                 "scoring": {k: str(v) for k, v in (scoring or {}).items() if v is not None},
                 "store": str(store_path),
                 "model": model,
+                "engine": engine if engine == "duckdb" else f"spark ({spark_master})",
                 "stage_seconds": {k: round(v, 3) for k, v in report.stage_seconds.items()},
                 "ingest": report.ingest,
                 "outputs": report.counts,

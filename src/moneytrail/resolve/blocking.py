@@ -28,7 +28,7 @@ def keys_sql() -> str:
       FROM p WHERE name_sorted IS NOT NULL
     ),
     ini AS (
-      SELECT pid, array_to_string(list_sort(list_transform(toks, lambda x: x[1])), '') AS initials
+      SELECT pid, array_to_string(list_sort(list_transform(toks, lambda x: left(x, 1))), '') AS initials
       FROM p WHERE name_sorted IS NOT NULL
     )
     SELECT pid, 'n:' || name_sorted AS k FROM p WHERE name_sorted IS NOT NULL
