@@ -29,12 +29,11 @@ from moneytrail.ingest.csv_formats import CSV_FORMATS, VALID_WALLET_TYPES, CsvFo
 from moneytrail.ingest.csv_reader import (
     CSV_LOCATION_SQL,
     HeaderError,
-    append_to_batch,
     collect_rejects,
     csv_view,
     header_names,
     install_reject_shift,
-    read_into_src,
+    read_into_batch,
     salvage_file,
 )
 from moneytrail.ingest.finish import FinishCounts, Rules, batch_counts, check_into, load_checked
@@ -277,7 +276,9 @@ def _ingest_csv(con: duckdb.DuckDBPyConnection, files: list[SourceFile], results
         pending: list[tuple[Path, int | None]] = [(source.path, None)]
         while pending:
             path, base_line = pending.pop(0)
-            read_into_src(con, path, names, base_line=base_line)
+            read_into_batch(con, path, names, source_file=source.rel, base_line=base_line,
+                            first=batch_names is None and base_line is None)
+            batch_names = names
             found = collect_rejects(con, base_line or 1)
             rejected[source.rel] += found.rejected
             if base_line is None:
@@ -285,8 +286,6 @@ def _ingest_csv(con: duckdb.DuckDBPyConnection, files: list[SourceFile], results
             else:
                 path.unlink()
             pending += [(salvage_file(names, lines), line) for line, lines in found.salvage]
-        append_to_batch(con, source.rel, first=batch_names is None)
-        batch_names = names
     if batch_names is not None:
         csv_view(con, "stage", fmt, batch_names)
         check_into(con, "stage", _csv_rules(fmt), first.timezone, first=True, carry=("source_file", "file_ordinal"))

@@ -1,9 +1,9 @@
 """Read CSV files with DuckDB's reader and a format's column mapping.
 
-Each file is read into `src`, its reader's rejected records (wrong column
-count, broken quoting, invalid UTF-8) collected with their line numbers, and
-its rows moved into the batch table `src_all`; the batch is then read once,
-by `finish.check_into`, through the view this module defines.
+Each file is read on its own into the batch table `src_all`, and its
+reader's rejected records (wrong column count, broken quoting, invalid UTF-8)
+collected with their line numbers; the batch is then read once, by
+`finish.check_into`, through the view this module defines.
 """
 
 from __future__ import annotations
@@ -60,34 +60,34 @@ def _reader(path: Path, names: list[str]) -> str:
                           strict_mode = true, null_padding = false)"""
 
 
-def append_to_batch(con: duckdb.DuckDBPyConnection, source_file: str, *, first: bool) -> None:
-    """Move the file just read (`src`) into the batch table `src_all`, under its name and record numbers."""
-    target = "CREATE OR REPLACE TEMP TABLE src_all AS" if first else "INSERT INTO src_all"
-    con.execute(
-        f"{target} SELECT {_lit(source_file)} AS source_file, rowid - (SELECT min(rowid) FROM src) + 1 "
-        "AS file_ordinal, * FROM src"
-    )
-
-
-def read_into_src(
-    con: duckdb.DuckDBPyConnection, path: Path, names: list[str], *, base_line: int | None
+def read_into_batch(
+    con: duckdb.DuckDBPyConnection, path: Path, names: list[str], *,
+    source_file: str, base_line: int | None, first: bool,
 ) -> None:
-    """Read `path` into the temp table `src`, in file order, under the names `c_<name>`.
+    """Append `path` to the batch table `src_all`, in file order, under the names `c_<name>`.
 
-    The first read creates `src`; a later one (lines a broken quote swallowed,
-    cut into a file of their own whose header stands at `base_line`) appends
-    and records each record's physical line in `fixed_line`.
+    A later read of lines a broken quote swallowed, cut into a file of their
+    own whose header stands at `base_line`, records each record's physical
+    line in `fixed_line`. `first` creates `src_all`.
     """
     reader = _reader(path, names)
     drop_rejects(con)
-    if base_line is None:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE src AS SELECT CAST(NULL AS BIGINT) AS fixed_line, * FROM {reader}")
-    else:
-        con.execute(f"INSERT INTO src SELECT {base_line} + row_number() OVER () AS fixed_line, * FROM {reader}")
+    line = "CAST(NULL AS BIGINT)" if base_line is None else f"{base_line} + row_number() OVER ()"
+    target = "CREATE OR REPLACE TEMP TABLE src_all AS" if first else "INSERT INTO src_all"
+    con.execute(f"{target} SELECT {_lit(source_file)} AS source_file, {line} AS fixed_line, * FROM {reader}")
 
 
 def csv_view(con: duckdb.DuckDBPyConnection, view: str, fmt: CsvFormat, names: list[str]) -> None:
-    """Define `view` over `src_all` in the staging shape; unknown columns go into `extra`."""
+    """Define `view` over `src_all` in the staging shape; unknown columns go into `extra`.
+
+    Row ids grow in the order rows were appended, and a file's own read is one
+    run of them (ids need not start at 0 inside a transaction): a record's
+    number in its file is its row id minus the first of that run.
+    """
+    starts = con.execute(
+        "SELECT source_file, min(rowid) FROM src_all WHERE fixed_line IS NULL GROUP BY source_file"
+    ).fetchall()
+    start = "CASE source_file " + " ".join(f"WHEN {_lit(str(f))} THEN {int(r)}" for f, r in starts) + " END"
     src = {n: f"c_{n}" for n in names}
     mapped: dict[str, str] = {}
     used: set[str] = set()
@@ -108,7 +108,8 @@ def csv_view(con: duckdb.DuckDBPyConnection, view: str, fmt: CsvFormat, names: l
             + ", ".join(f"{_ident(n)} := {_ident(src[n])}" for n in unknown)
             + ")) AS VARCHAR)"
         )
-    inner = ["rowid - (SELECT min(rowid) FROM src_all) + 1 AS ordinal", "fixed_line", "source_file", "file_ordinal"]
+    inner = ["rowid - (SELECT min(rowid) FROM src_all) + 1 AS ordinal", "fixed_line", "source_file",
+             f"rowid - {start} + 1 AS file_ordinal" if starts else "CAST(NULL AS BIGINT) AS file_ordinal"]
     inner += [f"{mapped.get(c, 'CAST(NULL AS VARCHAR)')} AS {_ident(c)}" for c in STAGE_COLUMNS if c not in fmt.derived]
     derived = "".join(f", {expr} AS {_ident(col)}" for col, expr in fmt.derived.items())
     con.execute(
