@@ -1,11 +1,21 @@
-"""Benchmark the streaming pacs.008 reader: speed and peak memory.
+"""Benchmark the pacs.008 reader: speed, CPU and peak memory, parse alone and into the store.
 
 Generates pacs.008 files of realistic transactions (debtor and creditor with
 address, birth date, contact, account and agent, remittance text) with a
-string template, then parses each in a fresh process so its peak RSS is the
-parser's alone. Two sizes show that memory does not grow with the file.
+string template. Each measurement runs in a fresh process, so its peak RSS is
+its own:
 
-    python bench/pacs008.py [--txns 200000]
+* `parse`: `read_pacs008` alone (no DuckDB), on two file sizes: the rate, and
+  a peak memory that must not grow with the file;
+* `bare_iterparse`: lxml `iterparse` with a tag filter that only clears
+  elements (no reading at all), the usual ceiling of a streaming reader;
+* `ingest`: `ingest_file` of the larger file into a fresh DuckDB store, the
+  end-to-end rate (parse, staging, checks, normalisation, load).
+
+Rates are given per wall-clock second and per CPU second (user + system of the
+process): the machine is shared, so the load average is recorded beside them.
+
+    python bench/pacs008.py [--txns 200000] [--scale 4]
 
 Prints the figures and writes them to bench/results/pacs008.json.
 """
@@ -100,18 +110,49 @@ def generate(path: Path, n: int) -> None:
         fh.write(FOOTER)
 
 
-def parse(path: str) -> dict[str, float]:
-    """Parse one file (in this process) and report rows, time and peak RSS."""
-    from moneytrail.ingest.pacs008 import read_pacs008
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system
 
-    start = time.perf_counter()
+
+def _measure(work: str, path: str) -> dict[str, float]:
+    """Run one measurement in this process: rows, seconds, CPU seconds, peak RSS.
+    Imports come first: the clock covers the work alone."""
+    from lxml import etree
+
+    from moneytrail.ingest import ingest_file
+    from moneytrail.ingest.bundle import SourceFile
+    from moneytrail.ingest.pacs008 import read_pacs008
+    from moneytrail.store import Warehouse
+
+    wall, cpu = time.perf_counter(), _cpu()
     rows = rejected = 0
-    for batch, rej in read_pacs008(path):
-        rows += batch.num_rows
-        rejected += len(rej)
-    seconds = time.perf_counter() - start
+    if work == "parse":
+        for batch, rej in read_pacs008(path):
+            rows += batch.num_rows
+            rejected += len(rej)
+    elif work == "bare_iterparse":
+        tag = "{urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08}CdtTrfTxInf"
+        for _, el in etree.iterparse(path, events=("end",), tag=tag):
+            rows += 1
+            el.clear(keep_tail=True)
+            parent = el.getparent()
+            while el.getprevious() is not None:
+                del parent[0]
+    else:  # ingest
+        with tempfile.TemporaryDirectory() as tmp, Warehouse(Path(tmp) / "store.duckdb") as wh:
+            src = Path(path)
+            result = ingest_file(wh, SourceFile(src, src.name, "pacs008", "benchbank"))
+            rows, rejected = result.loaded, result.quarantined
+    seconds, cpu_seconds = time.perf_counter() - wall, _cpu() - cpu
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"rows": rows, "rejected": rejected, "seconds": seconds, "peak_rss_mib": peak_kib / 1024}
+    return {
+        "rows": rows,
+        "rejected": rejected,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "peak_rss_mib": peak_kib / 1024,
+    }
 
 
 def baseline_rss() -> float:
@@ -123,51 +164,76 @@ def baseline_rss() -> float:
     return float(subprocess.check_output([sys.executable, "-c", code], text=True))
 
 
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def run(work: str, path: Path, n: int) -> dict[str, object]:
+    """One measurement in a fresh process, with the load average around it."""
+    before = _load()
+    out = subprocess.check_output(
+        [sys.executable, __file__, "--measure", work, str(path)], text=True
+    )
+    m = json.loads(out)
+    assert m["rows"] == n, m
+    size_mib = path.stat().st_size / 2**20
+    result: dict[str, object] = {
+        "work": work,
+        "txns": n,
+        "file_mib": round(size_mib, 1),
+        "seconds": round(m["seconds"], 2),
+        "cpu_seconds": round(m["cpu_seconds"], 2),
+        "txns_per_second": round(n / m["seconds"]),
+        "txns_per_cpu_second": round(n / m["cpu_seconds"]),
+        "mib_per_second": round(size_mib / m["seconds"], 1),
+        "peak_rss_mib": round(m["peak_rss_mib"], 1),
+        "rejected": m["rejected"],
+        "load_before": before,
+        "load_after": _load(),
+    }
+    print(
+        f"{work:>15} {n:>9,} txns {size_mib:7.1f} MiB {m['seconds']:7.2f} s "
+        f"{result['txns_per_second']:>7,}/s wall {result['txns_per_cpu_second']:>7,}/s CPU "
+        f"peak RSS {result['peak_rss_mib']:6.1f} MiB  load {before[0]} -> {result['load_after'][0]}"  # type: ignore[index]
+    )
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--txns", type=int, default=200_000)
-    ap.add_argument("--parse-only", help=argparse.SUPPRESS)
+    ap.add_argument("--txns", type=int, default=200_000, help="transactions of the smaller file")
+    ap.add_argument(
+        "--scale", type=int, default=4, help="the larger file is this many times bigger"
+    )
+    ap.add_argument("--measure", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.parse_only:
-        print(json.dumps(parse(args.parse_only)))
+    if args.measure:
+        print(json.dumps(_measure(*args.measure)))
         return
 
     results: dict[str, object] = {
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "import_only_peak_rss_mib": round(baseline_rss(), 1),
         "runs": [],
     }
+    runs: list[dict[str, object]] = results["runs"]  # type: ignore[assignment]
+    small, large = args.txns, args.txns * args.scale
     with tempfile.TemporaryDirectory() as tmp:
-        for n in (args.txns // 4, args.txns):
-            path = Path(tmp) / f"pacs008_{n}.xml"
+        paths = {}
+        for n in (small, large):
+            paths[n] = Path(tmp) / f"pacs008_{n}.xml"
             t0 = time.perf_counter()
-            generate(path, n)
-            gen_s = time.perf_counter() - t0
-            out = subprocess.check_output(
-                [sys.executable, __file__, "--parse-only", str(path)], text=True
-            )
-            run = json.loads(out)
-            assert run["rows"] == n, run
-            size_mib = path.stat().st_size / 2**20
-            run.update(
-                txns=n,
-                file_mib=round(size_mib, 1),
-                generate_seconds=round(gen_s, 2),
-                txns_per_second=round(n / run["seconds"]),
-                mib_per_second=round(size_mib / run["seconds"], 1),
-            )
-            run["seconds"] = round(run["seconds"], 2)
-            run["peak_rss_mib"] = round(run["peak_rss_mib"], 1)
-            results["runs"].append(run)  # type: ignore[union-attr]
-            print(
-                f"{n:>9,} txns  {size_mib:7.1f} MiB  {run['seconds']:6.2f} s  "
-                f"{run['txns_per_second']:>8,} txns/s  {run['mib_per_second']:5.1f} MiB/s  "
-                f"peak RSS {run['peak_rss_mib']:.1f} MiB"
-            )
+            generate(paths[n], n)
+            print(f"generated {n:,} transactions in {time.perf_counter() - t0:.1f} s")
+        runs.append(run("bare_iterparse", paths[small], small))
+        runs.append(run("parse", paths[small], small))
+        runs.append(run("parse", paths[large], large))
+        runs.append(run("ingest", paths[small], small))
     print(f"import-only peak RSS {results['import_only_peak_rss_mib']} MiB")
     out_path = Path(__file__).parent / "results" / "pacs008.json"
     out_path.parent.mkdir(parents=True, exist_ok=True)

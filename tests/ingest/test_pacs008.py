@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from moneytrail.ingest import pacs008
 from moneytrail.ingest.pacs008 import is_pacs008, read_pacs008
 from moneytrail.ingest.stage import STAGE_SCHEMA, Rejected
 
@@ -60,10 +61,10 @@ def doc(
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
 
 
-def read(path: Path, **kw: int) -> tuple[list[dict[str, str | None]], list[Rejected]]:
+def read(path: Path) -> tuple[list[dict[str, str | None]], list[Rejected]]:
     rows: list[dict[str, str | None]] = []
     rejected: list[Rejected] = []
-    for batch, rej in read_pacs008(path, **kw):
+    for batch, rej in read_pacs008(path):
         assert batch.schema == STAGE_SCHEMA
         rows += batch.to_pylist()
         rejected += rej
@@ -105,7 +106,8 @@ def test_real_samples(name: str) -> None:
     # min samples: InstgAgt/InstdAgt carry BICs, DbtrAgt/CdtrAgt do not
     assert (r["from_agent_bic"], r["to_agent_bic"]) == (from_bic, to_bic)
     assert (r["from_dob"], r["to_dob"]) == (dob, dob)
-    assert r["raw"].startswith("<CdtTrfTxInf") and len(r["raw"]) <= 300
+    raw = str(r["raw"])
+    assert raw.startswith("<CdtTrfTxInf") and len(raw) <= 300
     for col in STAGE_SCHEMA.names:
         if col.startswith("ben_"):
             assert r[col] is None
@@ -334,7 +336,7 @@ def test_truncated_anywhere_never_raises(
     text, n = case
     raw = text.encode()
     cut = data.draw(st.integers(0, len(raw)))
-    rows, rejected = read(write(tmp_path, raw[:cut]))
+    rows, rejected = _same_both_ways(write(tmp_path, raw[:cut]))
     breaks = [r for r in rejected if r.location.startswith("line ")]
     per_tx = len(rows) + len(rejected) - len(breaks)
     assert len(breaks) <= 1
@@ -352,7 +354,7 @@ def test_corrupted_bytes_never_raise(
     for _ in range(data.draw(st.integers(1, 5))):
         pos = data.draw(st.integers(0, len(raw) - 1))
         raw[pos] = data.draw(st.integers(0, 255))
-    rows, rejected = read(write(tmp_path, bytes(raw)))
+    rows, rejected = _same_both_ways(write(tmp_path, bytes(raw)))
     assert len(rows) + len(rejected) <= case[1] + 1
 
 
@@ -363,3 +365,182 @@ def test_random_bytes_never_raise(tmp_path: Path, content: bytes) -> None:
         assert isinstance(batch, pa.RecordBatch)
         assert all(isinstance(r, Rejected) for r in rejected)
     is_pacs008(tmp_path / "f.xml")
+
+
+# --- fast path (runs cut from the bytes) against the slow path (iterparse) ------------
+
+
+def _no_raw(rows: list[dict[str, str | None]]) -> list[dict[str, str | None]]:
+    # The fast path's excerpt is the source text, the slow path's a serialisation.
+    return [{k: v for k, v in r.items() if k != "raw"} for r in rows]
+
+
+def _same_both_ways(path: Path) -> tuple[list[dict[str, str | None]], list[Rejected]]:
+    rows, rejected = read(path)
+    slow_rows, slow_rejected = [], []
+    for batch, rej in read_pacs008(path, fast=False):
+        slow_rows += batch.to_pylist()
+        slow_rejected += rej
+    assert _no_raw(rows) == _no_raw(slow_rows)
+    assert [(r.location, r.reason) for r in rejected] == [
+        (r.location, r.reason) for r in slow_rejected
+    ]
+    return rows, rejected
+
+
+def _forbid_slow_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    def slow(*_: object) -> None:
+        raise AssertionError("the slow path ran")
+
+    monkeypatch.setattr(pacs008, "_slow_stream", slow)
+
+
+def test_clean_file_takes_the_fast_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = write(tmp_path, doc(*(tx(uetr=f"u{i}") for i in range(2_500)), envelope=True))
+    _forbid_slow_path(monkeypatch)
+    rows, rejected = read(p)
+    assert rejected == [] and len(rows) == 2_500
+    assert rows[-1]["location"] == "/Envelope/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[2500]"
+    assert str(rows[0]["raw"]).startswith("<CdtTrfTxInf><PmtId>")
+
+
+def test_real_samples_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    _forbid_slow_path(monkeypatch)
+    for name in SAMPLE_EXPECT:
+        (r,), _ = read(SAMPLES / name)
+        assert r["record_id"] == SAMPLE_EXPECT[name][0]
+
+
+@pytest.mark.parametrize(
+    "trouble",
+    [
+        "<!-- </CdtTrfTxInf> -->",  # a hidden end tag: the cut is wrong
+        '<q:CdtTrfTxInf xmlns:q="urn:x"><PmtId><TxId>nested</TxId></PmtId>'
+        '<IntrBkSttlmAmt Ccy="EUR">1</IntrBkSttlmAmt></q:CdtTrfTxInf>',  # iterparse sees it
+        "<Oops>",  # a syntax error: the slow path finds its line
+    ],
+)
+def test_fallback_mid_file_matches_the_slow_path(tmp_path: Path, trouble: str) -> None:
+    txs = [tx(uetr=f"u{i}") for i in range(2_300)]
+    txs[1_700] = txs[1_700].replace("<IntrBkSttlmDt>", trouble + "<IntrBkSttlmDt>")
+    rows, rejected = _same_both_ways(write(tmp_path, doc(*txs)))
+    assert [r["record_id"] for r in rows[:1_700]] == [f"u{i}" for i in range(1_700)]
+    if trouble == "<Oops>":
+        assert len(rows) == 1_700 and rejected[0].location.startswith("line ")
+    else:
+        assert len(rows) + len(rejected) >= 2_300
+
+
+def test_grphdr_between_transactions(tmp_path: Path) -> None:
+    text = doc(tx(uetr="a"), tx(uetr="b")).replace(
+        "\n" + tx(uetr="b"),
+        "<GrpHdr><CreDtTm>2026-05-05T00:00:00Z</CreDtTm></GrpHdr>" + tx(uetr="b"),
+    )
+    rows, _ = _same_both_ways(write(tmp_path, text))
+    assert [r["ts"] for r in rows] == ["2026-03-01T10:00:00Z", "2026-05-05T00:00:00Z"]
+
+
+def test_other_encoding_and_doctype(tmp_path: Path) -> None:
+    latin = doc(tx(debtor="<Dbtr><Nm>José Müller</Nm></Dbtr>")).replace("UTF-8", "ISO-8859-1")
+    (r,), _ = _same_both_ways(write(tmp_path, latin.encode("latin-1")))
+    assert r["from_name"] == "José Müller"
+    dtd = doc(tx(debtor="<Dbtr><Nm>A &amp; B</Nm></Dbtr>")).replace(
+        "\n<Document", '\n<!DOCTYPE Document [<!ENTITY x "y">]>\n<Document'
+    )
+    (r,), _ = _same_both_ways(write(tmp_path, dtd))
+    assert r["from_name"] == "A & B"
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "expect"),
+    [
+        ("A\ue000B&#xE001;C", "x", ("ABC", "x")),
+        ("AB", "x\ue002y", ("AB", "xy")),
+        ("AB", "x&#xE002;y", ("AB", "xy")),
+    ],
+)
+def test_separator_characters_in_values(
+    tmp_path: Path, name: str, line: str, expect: tuple[str, str]
+) -> None:
+    # The stylesheet prints fields between private-use characters; values
+    # holding them (literally or as references) lose them, never shift fields.
+    debtor = f"<Dbtr><Nm>{name}</Nm><PstlAdr><AdrLine>{line}</AdrLine></PstlAdr></Dbtr>"
+    (r,), _ = _same_both_ways(write(tmp_path, doc(tx(debtor=debtor))))
+    assert (r["from_name"], r["from_address"]) == expect
+    assert r["to_name"] == "Maria Santos"
+
+
+def test_broken_trailer_after_the_last_transaction(tmp_path: Path) -> None:
+    text = doc(*(tx(uetr=f"u{i}") for i in range(5)))
+    rows, rejected = _same_both_ways(write(tmp_path, text.replace("</Document>", "</Documnt>")))
+    assert len(rows) == 5 and len(rejected) == 1 and rejected[0].location.startswith("line ")
+
+
+def test_transaction_redeclaring_its_namespace(tmp_path: Path) -> None:
+    ns = NS.format(v="08")
+    text = doc(tx(uetr="a"), tx(uetr="b").replace("<CdtTrfTxInf>", f'<CdtTrfTxInf xmlns="{ns}">'))
+    rows, _ = _same_both_ways(write(tmp_path, text))
+    assert [r["record_id"] for r in rows] == ["a", "b"]
+    # in another namespace, all its elements: still read, as iterparse would
+    other = tx(uetr="c").replace("<CdtTrfTxInf>", '<CdtTrfTxInf xmlns="urn:other">')
+    rows, _ = _same_both_ways(write(tmp_path, doc(tx(uetr="a"), other)))
+    assert [(r["record_id"], r["from_name"]) for r in rows] == [
+        ("a", "John Smith"),
+        ("c", "John Smith"),
+    ]
+
+
+_NOISE = st.sampled_from(
+    ["<!-- c -->", "<![CDATA[x]]>", "&amp;", "&#233;", "\ue000", "  ", "<?pi x?>", "<Extra/>"]
+)
+
+
+@_PROPS
+@given(mutated_doc(), st.lists(st.tuples(st.integers(0, 10**6), _NOISE), max_size=3))
+def test_fast_and_slow_paths_agree(
+    tmp_path: Path, case: tuple[str, int], noise: list[tuple[int, str]]
+) -> None:
+    text = case[0]
+    for at, piece in noise:
+        # insert between two elements (after a '>'), where any of these is legal
+        gaps = [m.end() for m in re.finditer(">", text)]
+        cut = gaps[at % len(gaps)]
+        text = text[:cut] + piece + text[cut:]
+    _same_both_ways(write(tmp_path, text))
+
+
+def _read_with_assembly(path: Path, small_run: int) -> list[dict[str, str | None]]:
+    saved = pacs008._SMALL_RUN
+    pacs008._SMALL_RUN = small_run
+    try:
+        rows, rejected = read(path)
+    finally:
+        pacs008._SMALL_RUN = saved
+    return rows + [{"location": r.location, "reason": r.reason} for r in rejected]
+
+
+_SPACES = st.sampled_from([" ", "\t", "\n", "\u00a0", "\u2028", "\u3000", "\x85", "&#xE002;", ""])
+_WORD = st.text(st.sampled_from("ab \u00e9"), max_size=4)
+_VALUE = st.lists(st.one_of(_SPACES, _WORD), max_size=5).map("".join)
+
+
+@_PROPS
+@given(
+    st.lists(
+        st.tuples(st.lists(_VALUE, max_size=3), st.lists(_VALUE, max_size=3), _VALUE, _VALUE),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_row_and_column_assembly_agree(
+    tmp_path: Path, parties: list[tuple[list[str], list[str], str, str]]
+) -> None:
+    # Arrow kernels for big runs, Python for small ones: the same rows.
+    txs = []
+    for i, (lines, memo, street, name) in enumerate(parties):
+        address = f"<StrtNm>{street}</StrtNm>" + "".join(f"<AdrLine>{x}</AdrLine>" for x in lines)
+        debtor = f"<Dbtr><Nm>{name}</Nm><PstlAdr>{address}</PstlAdr></Dbtr>"
+        rmt = "<RmtInf>" + "".join(f"<Ustrd>{x}</Ustrd>" for x in memo) + "</RmtInf>"
+        txs.append(tx(uetr=f"u{i}", debtor=debtor, extra=rmt if memo else ""))
+    p = write(tmp_path, doc(*txs))
+    assert _read_with_assembly(p, 0) == _read_with_assembly(p, 10**9)
