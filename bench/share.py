@@ -32,6 +32,7 @@ import json
 import platform
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,16 @@ from moneytrail.share.encodings import (
     name_key,
     qgrams,
 )
-from moneytrail.share.match import MatchSettings, assign, drop_ambiguous, match, tier_scores
+from moneytrail.share.match import (
+    NO_MATCH,
+    MatchSettings,
+    assign,
+    drop_ambiguous,
+    match,
+    rival_strength,
+    tier_scores,
+    weak_floor,
+)
 
 HERE = Path(__file__).resolve().parent
 SECRET = b"bench-secret-bench-secret-bench!"
@@ -113,18 +123,21 @@ def prf(pred: set[tuple[str, str]], true: set[tuple[str, str]]) -> dict[str, flo
 
 
 def clear_similarities(a: Sequence[SubjectValues], b: Sequence[SubjectValues],
-                       schema: ClkSchema) -> tuple[np.ndarray, np.ndarray]:
+                       schema: ClkSchema) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The clear-text twin of the CLK comparison, for one-profile subjects: each
     field's q-grams weighted by the bits the encoder gives each q-gram, and the
     weighted Dice on the fields both records have (all pairs). Returns the
-    similarities and the compared field sets."""
+    similarities, the weighted containments (shared weight over a's, over b's)
+    and the compared field sets."""
     vocab: dict[str, int] = {}
 
-    def vectors(subjects: Sequence[SubjectValues]) -> tuple[list[int], list[int], list[float], np.ndarray]:
+    def vectors(subjects: Sequence[SubjectValues]) -> tuple[list[int], list[int], list[float], np.ndarray,
+                                                            np.ndarray]:
         rows: list[int] = []
         cols: list[int] = []
         weights: list[float] = []
         masks = np.zeros(len(subjects), dtype=np.int64)
+        totals = np.zeros((len(subjects), len(schema.fields)))
         for i, s in enumerate(subjects):
             values = s.profiles[0].values
             for bit, f in enumerate(schema.fields):
@@ -132,37 +145,49 @@ def clear_similarities(a: Sequence[SubjectValues], b: Sequence[SubjectValues],
                 if not grams:
                     continue
                 masks[i] |= 1 << bit
-                k = max(1, round(f.bits / len(grams)))
+                k = f.per_gram or max(1, round(f.bits / len(grams)))
+                totals[i, bit] = k * len(grams)
                 for g in sorted(set(grams)):
                     rows.append(i)
                     cols.append(vocab.setdefault(f"{f.name}\x00{g}", len(vocab)))
                     weights.append(float(k * grams.count(g)))
-        return rows, cols, weights, masks
+        return rows, cols, weights, masks, totals
 
     parts_a, parts_b = vectors(a), vectors(b)
 
     def matrix(rows: list[int], cols: list[int], values: Sequence[float], n: int) -> sp.csr_matrix:
         return sp.csr_matrix((np.asarray(values, dtype=np.float32), (rows, cols)), shape=(n, len(vocab)))
 
-    ra, ca, wa_, ma = parts_a
-    rb, cb, wb_, mb = parts_b
+    ra, ca, wa_, ma, ta = parts_a
+    rb, cb, wb_, mb, tb = parts_b
     xa, wa = matrix(ra, ca, [1.0] * len(ra), len(a)), matrix(ra, ca, wa_, len(a))
     xb_dense = matrix(rb, cb, [1.0] * len(rb), len(b)).T.toarray()
     wb_dense = matrix(rb, cb, wb_, len(b)).T.toarray()
     num = np.asarray(wa @ xb_dense + xa @ wb_dense, dtype=np.float64)  # sparse x dense: fast
     common = ma[:, None] & mb[None, :]
-    denom = np.zeros(common.shape)
-    for bit, f in enumerate(schema.fields):
-        denom += ((common >> bit) & 1) * 2.0 * f.bits
-    return np.divide(num, denom, out=np.zeros_like(num), where=denom > 0), common
+    wa_common = np.zeros(common.shape)
+    wb_common = np.zeros(common.shape)
+    for bit in range(len(schema.fields)):
+        on = (common >> bit) & 1
+        wa_common += on * ta[:, bit][:, None]
+        wb_common += on * tb[:, bit][None, :]
+    denom = wa_common + wb_common
+    sims = np.divide(num, denom, out=np.zeros_like(num), where=denom > 0)
+    a_in_b = np.divide(num / 2.0, wa_common, out=np.zeros_like(num), where=wa_common > 0)
+    b_in_a = np.divide(num / 2.0, wb_common, out=np.zeros_like(num), where=wb_common > 0)
+    return sims, np.minimum(a_in_b, 1.0), np.minimum(b_in_a, 1.0), common
 
 
-def clear_matches(sims: np.ndarray, common: np.ndarray, st: MatchSettings) -> list[tuple[int, int]]:
-    """Same tiers, ambiguity rule and one-to-one assignment as the encoded matcher."""
-    ia, ib = np.nonzero(sims >= min(st.threshold, st.weak_threshold))
-    score = tier_scores(sims[ia, ib], (common[ia, ib] & st.strong_mask) != 0, st)
-    keep = score >= 0
-    ca, cb, cs = drop_ambiguous(ia[keep].astype(np.int64), ib[keep].astype(np.int64), score[keep], st, {})
+def clear_matches(sims: np.ndarray, a_in_b: np.ndarray, b_in_a: np.ndarray, common: np.ndarray,
+                  st: MatchSettings) -> list[tuple[int, int]]:
+    """Same tiers, rivals, ambiguity rule and one-to-one assignment as the encoded matcher."""
+    inside = np.maximum(a_in_b, b_in_a) >= st.part_threshold
+    ia, ib = np.nonzero((sims >= min(st.threshold, weak_floor(st))) | inside)
+    s, x, y = sims[ia, ib], a_in_b[ia, ib], b_in_a[ia, ib]
+    score = tier_scores(s, (common[ia, ib] & st.strong_mask) != 0, st, np.maximum(x, y))
+    k = score > NO_MATCH
+    strength = (rival_strength(s[k], x[k], st), rival_strength(s[k], y[k], st))
+    ca, cb, cs = drop_ambiguous(ia[k].astype(np.int64), ib[k].astype(np.int64), score[k], st, {}, strength)
     return [(m.ours, m.theirs) for m in assign(ca, cb, cs, st)]
 
 
@@ -184,7 +209,7 @@ def febrl(thresholds: Sequence[float]) -> dict[str, Any]:
         enc = Encoder(SECRET, schema)
         ea, eb = enc.encode(a), enc.encode(b)
         t_enc = time.perf_counter() - t0
-        sims, common = clear_similarities(a, b, schema)
+        sims, a_in_b, b_in_a, common = clear_similarities(a, b, schema)
         runs: list[dict[str, Any]] = []
         for th in thresholds:
             st = MatchSettings(threshold=th, weak_threshold=min(1.0, th + 0.1), strong_mask=strong)
@@ -194,7 +219,7 @@ def febrl(thresholds: Sequence[float]) -> dict[str, Any]:
                 res = match(ea, eb, st)
                 e = prf({(a[m.ours].ref, b[m.theirs].ref) for m in res.matches}, true)
             t_match = time.perf_counter() - t0
-            c = prf({(a[i].ref, b[j].ref) for i, j in clear_matches(sims, common, st)}, true)
+            c = prf({(a[i].ref, b[j].ref) for i, j in clear_matches(sims, a_in_b, b_in_a, common, st)}, true)
             runs.append({"threshold": th, "encoded": e, "clear": c, "seconds_match": round(t_match, 2)})
             print(f"febrl4 {label} t={th}: encoded {e} clear {c}", flush=True)
         best_e = max(runs, key=lambda r: r["encoded"]["f1"])
@@ -214,8 +239,11 @@ def two_countries(scale: float, seed: int, tmp: Path, *, reuse: bool = False, po
 
     from moneytrail.share.scenario import (
         DEFAULT_SPLIT,
+        REACHABLE,
+        analyst_review,
         build_country,
         evidenced_people,
+        reachability,
         score_overlap,
         subject_person_sets,
         subject_persons,
@@ -247,6 +275,7 @@ def two_countries(scale: float, seed: int, tmp: Path, *, reuse: bool = False, po
         encoded[side] = enc.encode(values[side])
     t_enc = time.perf_counter() - t0
     evidenced = evidenced_people(values["A"], values["B"], persons["A"], persons["B"])
+    reach = reachability(values["A"], values["B"], persons["A"], persons["B"])
     t0 = time.perf_counter()
     res = match(encoded["A"], encoded["B"])
     t_match = time.perf_counter() - t0
@@ -260,18 +289,35 @@ def two_countries(scale: float, seed: int, tmp: Path, *, reuse: bool = False, po
            "recall_evidenced": round(sc.recall_evidenced, 4), "evidenced_people": sc.evidenced_people,
            "by_evidence": {}, "seconds_build": None if t_build is None else round(t_build, 1), "seconds_encode": round(t_enc, 2),
            "seconds_match": round(t_match, 2)}
-    for kind in ("token", "bloom", "bloom:name"):
+    found = {persons["A"].get(subjects["A"][m.ours]) for m in res.matches
+             if persons["A"].get(subjects["A"][m.ours]) == persons["B"].get(subjects["B"][m.theirs])}
+    reachable = {p for p, k in reach.items() if k in REACHABLE}
+    out["recall_reachable"] = round(len(found & reachable) / len(reachable), 4) if reachable else 1.0
+    out["reachable_people"] = len(reachable)
+    out["unreachable_namesakes"] = len(reach) - len(reachable)
+    out["by_reach"] = {k: {"people": sum(v == k for v in reach.values()),
+                           "found": sum(v == k for p, v in reach.items() if p in found)}
+                       for k in sorted(set(reach.values()))}
+    # overlap people whose records one side's resolver left in several subjects
+    out["fragmented_overlap_people"] = {
+        side: sum(1 for p, n in Counter(persons[side].values()).items() if n > 1 and p in reach) for side in ("A", "B")}
+    review = analyst_review(res.matches, values["A"], values["B"])
+    refused = Counter(why for _, why in review if why is not None)
+    out["analyst_accepts"] = round(1 - sum(refused.values()) / len(review), 4) if review else 1.0
+    out["analyst_refuses"] = dict(refused.most_common())
+    for kind in ("token", "bloom", "bloom:name", "bloom:part"):
         ms = [m for m in res.matches if (m.via == kind) or (kind == "token" and not m.via.startswith("bloom"))]
         ok = sum(persons["A"].get(subjects["A"][m.ours]) == persons["B"].get(subjects["B"][m.theirs]) for m in ms)
         out["by_evidence"][kind] = {"matches": len(ms), "correct": ok}
     if pooled:
-        out["clear_pooled_resolver"] = pooled_reference(tmp, subjects, persons, sets, evidenced)
+        out["clear_pooled_resolver"] = pooled_reference(tmp, subjects, persons, sets, evidenced, reachable)
     print("two countries", json.dumps(out), flush=True)
     return out
 
 
 def pooled_reference(tmp: Path, subjects: dict[str, list[str]], persons: dict[str, dict[str, str]],
-                     sets: dict[str, dict[str, set[str]]], evidenced: set[str]) -> dict[str, Any]:
+                     sets: dict[str, dict[str, set[str]]], evidenced: set[str],
+                     reachable: set[str]) -> dict[str, Any]:
     """What the project's own clear-text resolver links across the two countries when
     given both countries' data pooled: each side's subject pairs that fall in one
     pooled subject. The reference for what the overlap recall can be."""
@@ -308,8 +354,10 @@ def pooled_reference(tmp: Path, subjects: dict[str, list[str]], persons: dict[st
                for j in index_b.get(joint["A"][sid], [])]
     sc = score_overlap(matches, subjects["A"], subjects["B"], persons["A"], persons["B"], evidenced,
                        (sets["A"], sets["B"]))
+    rr = score_overlap(matches, subjects["A"], subjects["B"], persons["A"], persons["B"], reachable)
     return {"precision": round(sc.precision, 4), "precision_records": round(sc.precision_records, 4),
-            "recall": round(sc.recall, 4), "recall_evidenced": round(sc.recall_evidenced, 4), "pairs": sc.matches}
+            "recall": round(sc.recall, 4), "recall_evidenced": round(sc.recall_evidenced, 4),
+            "recall_reachable": round(rr.recall_evidenced, 4), "pairs": sc.matches}
 
 
 # ---------------------------------------------------------------- speed
@@ -317,13 +365,14 @@ def pooled_reference(tmp: Path, subjects: dict[str, list[str]], persons: dict[st
 
 def synthetic_subjects(n: int, rng: np.random.Generator, overlap: float = 0.5) -> tuple[list[SubjectValues], list[SubjectValues]]:
     """Two sides of n subjects with names from the world generator's pools (so
-    common names make large blocks); ``overlap`` of B are A's people written
-    again, some with a typo, some without their date of birth or town."""
+    common names make large blocks) and one of 12 countries; ``overlap`` of B are
+    A's people written again, some with a typo, some without their date of birth or town."""
     from moneytrail.synth.names import POOLS
 
     given = sorted({g for m, f, _ in POOLS.values() for g in (*m, *f)})
     surnames = sorted({s for _, _, ss in POOLS.values() for s in ss})
     towns = [f"town{i}" for i in range(400)]
+    countries = ["us", "gb", "ph", "de", "au", "ca", "fr", "th", "co", "mx", "jp", "ae"]
 
     def person(i: int) -> tuple[str, str, str]:
         # any given name with any surname, a third of them with a middle name
@@ -338,11 +387,13 @@ def synthetic_subjects(n: int, rng: np.random.Generator, overlap: float = 0.5) -
         return s[:j] + s[j + 1] + s[j] + s[j + 2:]
 
     people = [person(i) for i in range(2 * n)]
+    country = rng.choice(countries, size=2 * n)
     a = []
     for i in range(n):
         name, dob, town = people[i]
         a.append(SubjectValues(f"A{i}", [Profile({"name": name_key(name), "dob": dob if rng.random() < 0.7 else None,
-                                                  "city": fold(town) if rng.random() < 0.6 else None})], []))
+                                                  "city": fold(town) if rng.random() < 0.6 else None,
+                                                  "country": str(country[i])})], []))
     b = []
     shared = int(n * overlap)
     for j in range(n):
@@ -351,7 +402,8 @@ def synthetic_subjects(n: int, rng: np.random.Generator, overlap: float = 0.5) -
         if rng.random() < 0.3:
             name = typo(name)
         b.append(SubjectValues(f"B{i}", [Profile({"name": name_key(name), "dob": dob if rng.random() < 0.7 else None,
-                                                  "city": fold(town) if rng.random() < 0.6 else None})], []))
+                                                  "city": fold(town) if rng.random() < 0.6 else None,
+                                                  "country": str(country[i])})], []))
     return a, b
 
 
@@ -391,6 +443,8 @@ def main() -> None:
     ap.add_argument("--speed-n", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3, help="Matching runs for the speed median.")
     ap.add_argument("--world-dir", type=Path, help="Build the two countries here and reuse them if present.")
+    ap.add_argument("--result-key", default="two_countries",
+                    help="Key of the two-country figures in the results (another seed: two_countries_seed21).")
     ap.add_argument("--thresholds", default="0.5,0.55,0.6,0.65,0.7,0.75,0.8,0.85,0.9")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "share.json")
     args = ap.parse_args()
@@ -402,10 +456,10 @@ def main() -> None:
         results["febrl4"] = febrl([float(t) for t in args.thresholds.split(",")])
     if not args.skip_world:
         if args.world_dir is not None:
-            results["two_countries"] = two_countries(args.scale, args.seed, args.world_dir, reuse=True)
+            results[args.result_key] = two_countries(args.scale, args.seed, args.world_dir, reuse=True)
         else:
             with tempfile.TemporaryDirectory() as tmp:
-                results["two_countries"] = two_countries(args.scale, args.seed, Path(tmp))
+                results[args.result_key] = two_countries(args.scale, args.seed, Path(tmp))
     if not args.skip_speed:
         results["speed"] = speed(args.speed_n, args.seed, args.repeat)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from moneytrail.share.encodings import (
     qgrams,
     subject_values,
 )
-from moneytrail.share.match import dice_pairs
+from moneytrail.share.match import MatchSettings, dice_and_containment, dice_pairs
 
 SECRET = b"k" * 32
 
@@ -89,8 +89,22 @@ def test_field_weights_set_about_their_bits() -> None:
     one = enc.clk_matrix([make_profile(name="Maria Santos")])
     both = enc.clk_matrix([make_profile(name="Maria Santos", dob="1990-03-04")])
     n1, n2 = int(np.bitwise_count(one).sum()), int(np.bitwise_count(both).sum())
-    assert 230 < n1 <= 300  # 300 insertions into 1024 bits, with collisions
-    assert n2 - n1 > 200  # the date adds most of its 400
+    assert 160 < n1 <= 13 * 15  # 13 bigrams of " maria santos " x 15 bits each, with collisions
+    assert n2 - n1 > 200  # the date adds most of its 400 (bits per field, whatever its length)
+    per_feature = ClkSchema((FieldSpec("name", bits=300),))
+    n3 = int(np.bitwise_count(Encoder(SECRET, per_feature).clk_matrix([make_profile(name="Maria Santos")])).sum())
+    assert 230 < n3 <= 300  # 300 insertions spread over the bigrams
+
+
+def test_a_name_without_its_middle_name_is_nearly_inside_the_full_one() -> None:
+    """With bits per bigram, the short form's bits are (but for collisions) a
+    subset of the long form's: containment near 1 though Dice is low."""
+    enc = Encoder(SECRET)
+    m = enc.clk_matrix([make_profile(name="Linda Adams"), make_profile(name="Linda Margaret Adams"),
+                        make_profile(name="Lisa Adams")])
+    d, short_in_long, long_in_short = dice_and_containment(m, m, np.array([0, 2]), np.array([1, 1]))
+    assert short_in_long[0] > 0.9 and d[0] < 0.9 and long_in_short[0] < 0.7
+    assert short_in_long[1] < MatchSettings().part_threshold  # another first name is not inside
 
 
 def test_encode_field_sets_and_blocks() -> None:

@@ -3,12 +3,12 @@ from __future__ import annotations
 import numpy as np
 
 from moneytrail.share.encodings import Encoder, SubjectValues, make_profile, subject_values
-from moneytrail.share.match import MatchSettings, dice_pairs, match
+from moneytrail.share.match import MatchSettings, dice_pairs, match, rival_scores
 
 SECRET = b"s" * 32
 
 
-def subj(ref: str, *profiles: tuple[str | None, str | None, str | None],
+def subj(ref: str, *profiles: tuple[str | None, ...],
          ids: tuple[tuple[str, str], ...] = (), country: str | None = None) -> SubjectValues:
     return subject_values(ref, [make_profile(*p) for p in profiles], ids, country=country)
 
@@ -45,7 +45,7 @@ def test_missing_birth_date_is_compared_on_the_fields_both_have() -> None:
     ours = [subj("S1", ("Keith Green", "1962-10-19", "Phoenix"))]
     theirs = [subj("R1", ("GREEN Keith", None, "Phoenix"))]
     assert pairs(ours, theirs) == {("S1", "R1", "bloom:name")}
-    assert pairs(ours, theirs, weak_threshold=1.01) == set()
+    assert pairs(ours, theirs, weak_threshold=1.01, part_threshold=1.01) == set()
 
 
 def test_name_only_match_must_be_unambiguous() -> None:
@@ -115,3 +115,57 @@ def test_dice_pairs_matches_a_direct_count() -> None:
         bits_a = np.unpackbits(a[i].view(np.uint8))
         bits_b = np.unpackbits(b[j].view(np.uint8))
         assert got[k] == 2 * (bits_a & bits_b).sum() / (bits_a.sum() + bits_b.sum())
+
+
+def test_country_tells_namesakes_apart() -> None:
+    ours = [subj("S1", ("John Smith", None, None, "US"))]
+    theirs = [subj("R1", ("John Smith", None, None, "GB")), subj("R2", ("Smith John", None, None, "US"))]
+    assert pairs(ours, theirs) == {("S1", "R2", "bloom:name")}
+
+
+def test_a_left_out_middle_name_matches_as_part_unless_someone_else_fits() -> None:
+    ours = [subj("S1", ("Linda Adams", None, None, "US"))]
+    theirs = [subj("R1", ("Linda Margaret Adams", None, "Tampa", "US"))]
+    assert pairs(ours, theirs) == {("S1", "R1", "bloom:part")}
+    assert pairs(ours, theirs, part_threshold=1.01) == set()
+    # another Linda Adams on their side: either could be ours
+    assert pairs(ours, [*theirs, subj("R2", ("Linda Adams", None, None, "US"))]) == set()
+    # "L Adams" on our side is no rival: her name is not inside his
+    both = [*ours, subj("S2", ("L Adams", None, None, "US"))]
+    assert pairs(both, theirs) == {("S1", "R1", "bloom:part")}
+
+
+def test_disagreeing_phones_stop_a_name_only_match() -> None:
+    ours = [subj("S1", ("Keith Green", None, "Phoenix", "US"), ids=(("phone", "+16025550101"),))]
+    theirs = [subj("R1", ("Keith Green", None, "Phoenix", "US"), ids=(("phone", "+16025550199"),))]
+    assert pairs(ours, theirs) == set()
+    assert pairs(ours, theirs, conflict_kinds=()) == {("S1", "R1", "bloom:name")}
+
+
+def test_a_rival_within_the_margin_makes_a_name_match_ambiguous() -> None:
+    ours = [subj("S1", ("Mary Nelson", None, None, "US"))]
+    theirs = [subj("R1", ("Mary Nelson", None, None, "US")), subj("R2", ("Mary Nelsen", None, None, "US"))]
+    # the exact name stands more than the margin above the one-letter variant
+    assert pairs(ours, theirs) == {("S1", "R1", "bloom:name")}
+    assert pairs(ours, theirs, weak_margin=0.3) == set()
+    # two of one name (word order aside): neither stands out
+    twins = [subj("R1", ("Mary Nelson", None, None, "US")), subj("R3", ("NELSON Mary", None, None, "US"))]
+    assert pairs(ours, twins) == set()
+
+
+def test_rival_scores_are_the_best_other_candidate_of_each_owner() -> None:
+    owner = np.array([1, 1, 2, 1, 3, 2])
+    score = np.array([0.9, 0.95, 0.8, 0.7, 0.99, 0.8])
+    mask = np.array([True, True, True, True, True, False])
+    got = rival_scores(owner, score, mask)
+    assert got[:5].tolist() == [0.95, 0.9, -np.inf, 0.95, -np.inf]
+    assert got[5] == -np.inf  # not masked: neither a rival nor given one
+
+
+def test_subjects_an_identifier_matched_can_be_left_out_as_rivals() -> None:
+    phone = ("phone", "+639170000123")
+    ours = [subj("S1", ("Maria Santos", None, None, "PH"), ids=(phone,)), subj("S2", ("Maria Santos", None, None, "PH"))]
+    theirs = [subj("R1", ("Maria Santos", None, None, "PH"), ids=(phone,)), subj("R2", ("Santos Maria", None, None, "PH"))]
+    # by default S1 is still a rival of S2 for R2: two of ours fit R2
+    assert pairs(ours, theirs) == {("S1", "R1", "phone")}
+    assert pairs(ours, theirs, taken_are_no_rivals=True) == {("S1", "R1", "phone"), ("S2", "R2", "bloom:name")}

@@ -204,7 +204,9 @@ def register(app: typer.Typer) -> None:
         theirs: Annotated[Path, typer.Argument(help="The partner's package.")],
         out_file: Annotated[Path | None, typer.Option("--out", help="Also write the result as a signed package for them.")] = None,
         threshold: Annotated[float, typer.Option("--threshold", help="Dice a fuzzy match with a date of birth needs.")] = 0.85,
-        name_threshold: Annotated[float, typer.Option("--name-threshold", help="Dice a match on the name (and town) alone needs.")] = 0.9,
+        name_threshold: Annotated[float, typer.Option("--name-threshold", help="Dice a match on the name (town, country) alone needs.")] = 0.9,
+        margin: Annotated[float, typer.Option("--margin", help="How far a name-only match must stand above any rival (1: no rival at all).")] = 0.05,
+        part: Annotated[bool, typer.Option("--part/--no-part", help="Also match a name that is nearly part of the other (a middle name left out).")] = True,
         case: Annotated[str | None, typer.Option("--case", help="Match only this case's subjects (default: all).")] = None,
         store: StoreOpt = None,
         home: HomeOpt = None,
@@ -228,7 +230,10 @@ def register(app: typer.Typer) -> None:
         identity = load_identity(home)
         payload, _ = read_package(theirs, reg)
         strong = ClkSchema.from_dict(payload["schema"]).strong_mask() if payload.get("kind") == "encodings" else 0
-        settings = MatchSettings(threshold=threshold, weak_threshold=name_threshold, strong_mask=strong)
+        if margin <= 0.0 or not 0.0 < threshold <= 1.0 or not 0.0 < name_threshold <= 1.0:
+            raise UserError("--threshold and --name-threshold must be in (0, 1], and --margin above 0")
+        settings = MatchSettings(threshold=threshold, weak_threshold=name_threshold, strong_mask=strong,
+                                 weak_margin=margin, part_threshold=MatchSettings.part_threshold if part else 1.01)
         with OpsStore(database).session() as s:
             actor = cli_actor(s, user)
             require(actor, "share")

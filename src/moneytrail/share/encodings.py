@@ -6,12 +6,12 @@ Reiher's cryptographic long-term keys):
 * **Tokens**: keyed hashes (HMAC-SHA256) of normalised strong identifiers
   (email, phone in E.164, account, card token, IBAN, identity document). Equal
   identifiers give equal tokens; nothing else can be read from them.
-* **CLKs**: Bloom filters of each profile (name, date of birth, city), one per
-  field set (see ``ClkSchema.subsets``). Each
+* **CLKs**: Bloom filters of each profile (name, date of birth, city, country),
+  one per field set (see ``ClkSchema.subsets``). Each
   field's q-grams are hashed into ``length`` bits by double hashing with two
   keyed HMACs, ``g_i(x) = (h1(x) + i * h2(x)) mod length``; a field's weight is
   the number of bits it sets in all (clkhash's ``bitsPerFeature``), split
-  evenly among its q-grams. Similar values give filters with a high Dice
+  evenly among its q-grams, or a number of bits per q-gram (``bitsPerToken``). Similar values give filters with a high Dice
   coefficient, so typos and abbreviations still match.
 
 Every key is derived from the partners' shared secret with HKDF-SHA256, one
@@ -61,10 +61,14 @@ class FieldSpec:
     strong: bool = False
     """Agreement on this field (a date of birth) makes a fuzzy match trustworthy;
     agreement on the name and weak fields alone needs a higher similarity."""
+    per_gram: int = 0
+    """Bits each q-gram sets (clkhash's ``bitsPerToken``); 0: ``bits`` in all, split
+    among the value's q-grams (``bitsPerFeature``). Per q-gram, a short name's bits
+    are a subset of a longer one's ("linda adams" in "linda margaret adams")."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "q": self.q, "positional": self.positional, "bits": self.bits,
-                "strong": self.strong}
+                "strong": self.strong, "per_gram": self.per_gram}
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,7 @@ class ClkSchema:
         if len({f.name for f in self.fields}) != len(self.fields) or not self.fields:
             raise UserError("a CLK schema needs one or more fields with distinct names")
         for f in self.fields:
-            if f.q < 1 or f.bits < 1:
+            if f.q < 1 or f.bits < 1 or f.per_gram < 0:
                 raise UserError(f"field {f.name!r}: q and bits must be positive")
 
     @property
@@ -121,7 +125,7 @@ class ClkSchema:
         try:
             fields = tuple(
                 FieldSpec(str(f["name"]), int(f["q"]), bool(f["positional"]), int(f["bits"]),
-                          bool(f.get("strong", False)))
+                          bool(f.get("strong", False)), int(f.get("per_gram", 0)))
                 for f in d["fields"]
             )
             return cls(fields, int(d["length"]), str(d["id"]), bool(d.get("subsets", True)))
@@ -132,13 +136,19 @@ class ClkSchema:
 # clkhash's FEBRL schema gives names 2 x 200 bits, the date of birth 200 and the suburb
 # 100. Ours gives the date more and the name less: with 400/200, "John Smith" born in
 # 1971 and "John Smith" born in 1988 still reach Dice 0.86 and match; with 300/400 they
-# fall under 0.8, and FEBRL4 loses nothing (bench/share.py; docs/sharing.md).
+# fall under 0.8, and FEBRL4 loses nothing (bench/share.py; docs/sharing.md). The name
+# sets 15 bits per bigram (about 300 for a two-word name), so that a name written
+# without its middle name is a near-subset of the full one (see
+# ``MatchSettings.part_threshold``); the country (residence, as each record states it)
+# tells apart namesakes of different countries.
 DEFAULT_SCHEMA = ClkSchema(
     (
-        FieldSpec("name", q=2, positional=False, bits=300),
+        FieldSpec("name", q=2, positional=False, bits=300, per_gram=15),
         FieldSpec("dob", q=1, positional=True, bits=400, strong=True),
         FieldSpec("city", q=2, positional=False, bits=100),
-    )
+        FieldSpec("country", q=2, positional=False, bits=50),
+    ),
+    id="moneytrail-clk-2",
 )
 
 
@@ -320,7 +330,7 @@ class Encoder:
                     grams = qgrams(value, spec.q, spec.positional) if value else []
                     if not grams:
                         continue
-                    k = max(1, round(spec.bits / len(grams)))
+                    k = spec.per_gram or max(1, round(spec.bits / len(grams)))
                     for gram in grams:
                         h1, h2 = self._gram_hashes(spec.name, gram)
                         rows.append(r)
@@ -431,9 +441,10 @@ def choose_block_bits(n_keys: int, *, keys_per_bucket: int = 4) -> int:
 
 
 def make_profile(name: str | None = None, dob: date | datetime | str | None = None,
-                 city: str | None = None, **other: str | None) -> Profile:
+                 city: str | None = None, country: str | None = None, **other: str | None) -> Profile:
     """A profile for the default schema from raw values (normalised here)."""
-    values: dict[str, str | None] = {"name": name_key(name), "dob": dob_key(dob), "city": fold(city)}
+    values: dict[str, str | None] = {"name": name_key(name), "dob": dob_key(dob), "city": fold(city),
+                                     "country": fold(country)}
     values.update({k: fold(v) for k, v in other.items()})
     return Profile(values)
 

@@ -3,7 +3,10 @@
 Each "country" sees only its own providers' files, ingests and resolves them
 into its own warehouse, and encodes its own subjects. The people who appear in
 both countries' data (from the world's truth files) are the true overlap that
-matching should find. Used by the tests and by ``bench/share.py``.
+matching should find. :func:`reachability` says which of them the two sides'
+data can tell from a namesake at all, and :func:`analyst_review` what a
+demanding analyst, shown both sides' records in clear, says of each match.
+Used by the tests and by ``bench/share.py``.
 """
 
 from __future__ import annotations
@@ -103,6 +106,142 @@ def evidenced_people(values_a: Sequence[SubjectValues], values_b: Sequence[Subje
 
     fa, fb = facts(values_a, persons_a), facts(values_b, persons_b)
     return {p for p in fa.keys() & fb.keys() if (fa[p][0] & fb[p][0]) or (fa[p][1] and fb[p][1])}
+
+
+REACH_ID, REACH_DOB, REACH_PLACE, REACH_NAMESAKE = "identifier", "birth date", "name and place", "namesake"
+REACHABLE = (REACH_ID, REACH_DOB, REACH_PLACE)
+
+
+def _profile_facts(values: Sequence[SubjectValues]) -> dict[str, dict[str, set[str]]]:
+    out: dict[str, dict[str, set[str]]] = {}
+    for v in values:
+        f: dict[str, set[str]] = defaultdict(set)
+        for p in v.profiles:
+            for k, x in p.values.items():
+                if x:
+                    f[k].add(x)
+        out[v.ref] = f
+    return out
+
+
+def _compatible(f: dict[str, set[str]], g: dict[str, set[str]]) -> bool:
+    """Same name, and no field both hold in which they differ: in clear, nothing
+    tells the two apart."""
+    if not f.get("name", set()) & g.get("name", set()):
+        return False
+    return all(f[k] & g[k] for k in f.keys() & g.keys() if k != "name" and f[k] and g[k])
+
+
+def reachability(values_a: Sequence[SubjectValues], values_b: Sequence[SubjectValues],
+                 persons_a: dict[str, str], persons_b: dict[str, str]) -> dict[str, str]:
+    """What each overlap person is findable by, from what the two sides hold, in clear.
+
+    ``identifier``: a strong identifier in common; ``birth date``: a date of birth on
+    each side; ``name and place``: neither, but no one else on the other side shares
+    his name without differing in a town, country or date both hold; ``namesake``:
+    someone else does, so the name and place are all there is and they fit two people.
+    A namesake overlap cannot be found in principle (by any matcher, encoded or
+    clear): with what both sides hold, his match and a wrong one look the same."""
+    facts = {"A": _profile_facts(values_a), "B": _profile_facts(values_b)}
+    persons = {"A": persons_a, "B": persons_b}
+    subjects_of: dict[str, dict[str, list[str]]] = {"A": defaultdict(list), "B": defaultdict(list)}
+    for side, ps in persons.items():
+        for sid, person in ps.items():
+            subjects_of[side][person].append(sid)
+    by_name: dict[str, dict[str, list[str]]] = {"A": defaultdict(list), "B": defaultdict(list)}
+    for side in ("A", "B"):
+        for sid, f in facts[side].items():
+            for n in f.get("name", ()):
+                by_name[side][n].append(sid)
+    ids = {"A": {v.ref: set(v.identifiers) for v in values_a}, "B": {v.ref: set(v.identifiers) for v in values_b}}
+
+    def held(side: str, person: str, key: str) -> bool:
+        return any(facts[side].get(s, {}).get(key) for s in subjects_of[side][person])
+
+    def namesake(side: str, other: str, person: str) -> bool:
+        for sid in subjects_of[side][person]:
+            f = facts[side].get(sid, {})
+            for n in f.get("name", ()):
+                for rival in by_name[other][n]:
+                    q = persons[other].get(rival)
+                    if q is not None and q != person and _compatible(f, facts[other][rival]):
+                        return True
+        return False
+
+    out: dict[str, str] = {}
+    for person in subjects_of["A"].keys() & subjects_of["B"].keys():
+        ia = set().union(*(ids["A"].get(s, set()) for s in subjects_of["A"][person]))
+        ib = set().union(*(ids["B"].get(s, set()) for s in subjects_of["B"][person]))
+        if ia & ib:
+            out[person] = REACH_ID
+        elif held("A", person, "dob") and held("B", person, "dob"):
+            out[person] = REACH_DOB
+        elif namesake("A", "B", person) or namesake("B", "A", person):
+            out[person] = REACH_NAMESAKE
+        else:
+            out[person] = REACH_PLACE
+    return out
+
+
+def _tokens(names: set[str]) -> set[str]:
+    return {t for n in names for t in n.split() if len(t) > 1}
+
+
+def analyst_review(matches: Sequence[Match], values_a: Sequence[SubjectValues],
+                   values_b: Sequence[SubjectValues]) -> list[tuple[Match, str | None]]:
+    """What a demanding FIU analyst, shown both sides' records in clear, says of each
+    match: ``None`` if he accepts it, else why not.
+
+    He wants the stated evidence to be there, and enough: an identifier match needs
+    the names to share a word; a ``bloom`` match an equal date of birth and a shared
+    name word; a name-only match (``bloom:name``, ``bloom:part``) names that share
+    their words but for initials and left-out names, no town, country or date of birth
+    that both hold and that differ, and no one else on either side who fits as well
+    (a subject of the same name words and no differing town, country or date)."""
+    fa, fb = _profile_facts(values_a), _profile_facts(values_b)
+    refs_a, refs_b = [v.ref for v in values_a], [v.ref for v in values_b]
+    ids = ({v.ref: set(v.identifiers) for v in values_a}, {v.ref: set(v.identifiers) for v in values_b})
+    words: tuple[dict[str, set[str]], dict[str, set[str]]] = ({}, {})
+    for side, facts in enumerate((fa, fb)):
+        for ref, f in facts.items():
+            for t in _tokens(f.get("name", set())):
+                words[side].setdefault(t, set()).add(ref)
+
+    def fits(f: dict[str, set[str]], g: dict[str, set[str]]) -> bool:
+        return all(f[k] & g[k] for k in ("dob", "city", "country") if f.get(k) and g.get(k))
+
+    def rivals(side: int, shared: set[str], f: dict[str, set[str]], exclude: str) -> bool:
+        facts = (fa, fb)[side]
+        refs = set.intersection(*(words[side].get(t, set()) for t in shared)) if shared else set()
+        return any(r != exclude and fits(f, facts[r]) for r in refs)
+
+    out: list[tuple[Match, str | None]] = []
+    for m in matches:
+        a, b = refs_a[m.ours], refs_b[m.theirs]
+        f, g = fa.get(a, {}), fb.get(b, {})
+        ta, tb = _tokens(f.get("name", set())), _tokens(g.get("name", set()))
+        shared = ta & tb
+        why: str | None = None
+        if not m.via.startswith("bloom"):
+            kinds = set(m.via.split(","))
+            if not {k for k, _ in ids[0][a] & ids[1][b]} >= kinds:
+                why = "the identifiers it names are not shared"
+            elif ta and tb and not shared:
+                why = "an identifier in common, but the names share no word"
+        elif m.via == "bloom":
+            if not (f.get("dob", set()) & g.get("dob", set())):
+                why = "no equal date of birth"
+            elif not shared:
+                why = "the names share no word"
+        else:
+            if not fits(f, g):
+                why = "a town, country or date of birth differs"
+            elif not shared or len(shared) < min(len(ta), len(tb), 2):
+                why = "the names do not share their words"
+            elif rivals(1, shared, f, b) or rivals(0, shared, g, a):
+                why = "someone else of that name fits as well"
+        out.append((m, why))
+    return out
 
 
 @dataclass

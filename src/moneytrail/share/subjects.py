@@ -1,10 +1,10 @@
 """Read resolved subjects from the warehouse as the values the encoder needs.
 
 A subject's records give its *profiles*: each distinct (name, date of birth,
-city) it was written down with, most frequent first. A record without a date
-of birth or a city borrows the subject's most frequent one, so "Maria Santos"
-seen once with her birth date and ten times without is one profile, not two
-that each look like half a person. Strong identifiers come from the resolver's
+city, country) it was written down with, most frequent first. A record without
+a date of birth, a city or a country borrows the subject's most frequent one, so
+"Maria Santos" seen once with her birth date and ten times without is one
+profile, not two that each look like half a person. Strong identifiers come from the resolver's
 ``resolve_identifiers``, less the ones it found shared by unrelated people.
 """
 
@@ -67,23 +67,25 @@ def read_subjects(con: duckdb.DuckDBPyConnection, subject_ids: Sequence[str],
     profiles = con.execute(
         f"""
         WITH recs AS (
-          SELECT s.subject_id, r.name_sorted, r.dob, r.city
+          SELECT s.subject_id, r.name_sorted, r.dob, r.city, r.country
           FROM _share_sel sel JOIN subject_records s USING (subject_id)
           JOIN resolve_records r USING (provider, record_id, party)
           WHERE r.origin <> 'merchant'),
         modal AS (
-          SELECT subject_id, mode(dob) AS dob, mode(city) AS city FROM recs GROUP BY 1),
+          SELECT subject_id, mode(dob) AS dob, mode(city) AS city, mode(country) AS country
+          FROM recs GROUP BY 1),
         filled AS (
           SELECT r.subject_id, r.name_sorted AS name,
-                 strftime(coalesce(r.dob, m.dob), '%Y%m%d') AS dob, coalesce(r.city, m.city) AS city
+                 strftime(coalesce(r.dob, m.dob), '%Y%m%d') AS dob, coalesce(r.city, m.city) AS city,
+                 lower(coalesce(r.country, m.country)) AS country
           FROM recs r JOIN modal m USING (subject_id)),
         counted AS (
-          SELECT subject_id, name, dob, city, count(*) AS n FROM filled
+          SELECT subject_id, name, dob, city, country, count(*) AS n FROM filled
           WHERE name IS NOT NULL OR dob IS NOT NULL GROUP BY ALL),
         ranked AS (
-          SELECT *, row_number() OVER (PARTITION BY subject_id ORDER BY n DESC, name, dob, city) AS k
+          SELECT *, row_number() OVER (PARTITION BY subject_id ORDER BY n DESC, name, dob, city, country) AS k
           FROM counted)
-        SELECT subject_id, name, dob, city FROM ranked WHERE k <= {int(max_profiles)}
+        SELECT subject_id, name, dob, city, country FROM ranked WHERE k <= {int(max_profiles)}
         ORDER BY subject_id, k
         """
     ).fetchall()
@@ -102,8 +104,8 @@ def read_subjects(con: duckdb.DuckDBPyConnection, subject_ids: Sequence[str],
     ).fetchall()
     con.execute("DROP TABLE IF EXISTS _share_sel")
     by_subject: dict[str, SubjectValues] = {s: SubjectValues(s, [], []) for s in subject_ids}
-    for sid, name, dob, city in profiles:
-        by_subject[sid].profiles.append(Profile({"name": name, "dob": dob, "city": city}))
+    for sid, name, dob, city, country in profiles:
+        by_subject[sid].profiles.append(Profile({"name": name, "dob": dob, "city": city, "country": country}))
     for sid, kind, value in identifiers:
         by_subject[sid].identifiers.append((kind, value))
     return [by_subject[s] for s in dict.fromkeys(subject_ids)]
