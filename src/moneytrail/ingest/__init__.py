@@ -112,12 +112,12 @@ def ingest_plan(wh: Warehouse, plan: BundlePlan, console: Console | None = None)
         disable=console is None,
     ) as progress:
         task = progress.add_task("ingest", total=total, file="")
-        for batch in csv_batches(plan.files):
+        for batch in file_batches(plan.files):
             progress.update(task, file=batch[0].rel + (f" and {len(batch) - 1} more" if len(batch) > 1 else ""))
             if len(batch) == 1:
                 report.files.append(ingest_file(wh, batch[0]))
             else:
-                report.files += ingest_csv_batch(wh, batch)
+                report.files += ingest_batch(wh, batch)
             progress.advance(task, sum(source.path.stat().st_size for source in batch))
     return report
 
@@ -125,12 +125,13 @@ def ingest_plan(wh: Warehouse, plan: BundlePlan, console: Console | None = None)
 BATCH_BYTES = 64 << 20  # CSV per batch: big enough to amortise, small enough to keep memory flat (~0.8 GiB)
 
 
-def csv_batches(files: list[SourceFile]) -> list[list[SourceFile]]:
-    """Runs of consecutive CSV files that one scan can read: same provider, format, zone and header.
+def file_batches(files: list[SourceFile]) -> list[list[SourceFile]]:
+    """Runs of consecutive files to ingest together: same provider, format and zone (and header for CSV).
 
-    A bundle's monthly exports are many small files; each file costs a fixed
-    0.3 to 0.5 s of planning and commits, so reading them together is several
-    times faster on small files. Other formats stay one file per batch.
+    A bundle's monthly CSV exports and weekly pacs.008 files are many small
+    files; each file costs a fixed 0.3 to 0.5 s of planning and commits, so
+    ingesting them together is several times faster on small files.
+    Platform files stay one file per batch.
     """
     batches: list[list[SourceFile]] = []
     key: tuple[object, ...] | None = None
@@ -139,6 +140,8 @@ def csv_batches(files: list[SourceFile]) -> list[list[SourceFile]]:
         this: tuple[object, ...] | None = None
         if source.format in CSV_FORMATS:
             this = (source.provider, source.format, source.timezone, tuple(read_csv_header(source.path)))
+        elif source.format == "pacs008":
+            this = (source.provider, source.format, source.timezone)
         bytes_ = source.path.stat().st_size
         if this is not None and this == key and size + bytes_ <= BATCH_BYTES:
             batches[-1].append(source)
@@ -158,8 +161,8 @@ def file_sha256(path: Path) -> str:
 
 
 def ingest_file(wh: Warehouse, source: SourceFile) -> FileResult:
-    if source.format in CSV_FORMATS:
-        return ingest_csv_batch(wh, [source])[0]
+    if source.format in CSV_FORMATS or source.format == "pacs008":
+        return ingest_batch(wh, [source])[0]
     result = FileResult(source)
     sha = file_sha256(source.path)
     con = wh.con
@@ -170,10 +173,7 @@ def ingest_file(wh: Warehouse, source: SourceFile) -> FileResult:
         result.skipped = True
         return result
     with wh.transaction():
-        if source.format == "platform-jsonl":
-            counts = _ingest_platform(con, source)
-        else:
-            counts = _ingest_pacs008(con, source)
+        counts = _ingest_platform(con, source)
         result.loaded, result.quarantined = counts.loaded, counts.quarantined
         result.already_present = counts.already_present
         con.execute(
@@ -203,14 +203,15 @@ def _quarantine(con: duckdb.DuckDBPyConnection, source: SourceFile, rejected: li
     return len(rejected)
 
 
-def ingest_csv_batch(wh: Warehouse, batch: list[SourceFile]) -> list[FileResult]:
-    """Ingest CSV files of one header in one transaction, with each file's own figures.
+def ingest_batch(wh: Warehouse, batch: list[SourceFile]) -> list[FileResult]:
+    """Ingest files of one `file_batches` batch (CSV or pacs.008) in one transaction, each with its own figures.
 
-    Each file is read on its own (so the reader's rejects keep their file and
-    line, and lines a broken quote swallowed are read again), into one table;
-    validation and loading, the costly part, then run once for the batch. The
-    outcome is the one of ingesting the files one by one: a file already
-    ingested is skipped, and a record id of an earlier file is already in store.
+    Each file is read on its own (so bad records keep their file and line or
+    element path, and lines a broken CSV quote swallowed are read again), into
+    one table; validation and loading, the costly part, then run once for the
+    batch. The outcome is the one of ingesting the files one by one: a file
+    already ingested is skipped, and a record id of an earlier file is already
+    in store.
     """
     con = wh.con
     results: dict[str, FileResult] = {}
@@ -229,7 +230,10 @@ def ingest_csv_batch(wh: Warehouse, batch: list[SourceFile]) -> list[FileResult]
             results[source.rel] = FileResult(source)
     if todo:
         with wh.transaction():
-            _ingest_csv(con, [s for s, _ in todo], results)
+            if todo[0][0].format == "pacs008":
+                _ingest_pacs008(con, [s for s, _ in todo], results)
+            else:
+                _ingest_csv(con, [s for s, _ in todo], results)
             now = datetime.now(UTC).replace(tzinfo=None)
             con.executemany(
                 "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -270,7 +274,7 @@ def _ingest_csv(con: duckdb.DuckDBPyConnection, files: list[SourceFile], results
         except HeaderError as exc:
             rejected[source.rel].append(Rejected("line 1", str(exc)))
             continue
-        if batch_names is not None and names != batch_names:  # csv_batches groups by header
+        if batch_names is not None and names != batch_names:  # file_batches groups by header
             raise ValueError(f"{source.rel}: header differs from the rest of its batch")
         # Read the file; then read again, as files of their own, the lines a broken quote swallowed.
         pending: list[tuple[Path, int | None]] = [(source.path, None)]
@@ -303,33 +307,40 @@ def _ingest_csv(con: duckdb.DuckDBPyConnection, files: list[SourceFile], results
 
 def _create_stage_table(con: duckdb.DuckDBPyConnection) -> None:
     cols = ", ".join(f'"{c}" VARCHAR' for c in STAGE_COLUMNS)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE stage (ordinal BIGINT, fixed_line BIGINT, {cols})")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE stage (ordinal BIGINT, fixed_line BIGINT, {cols}, source_file VARCHAR)"
+    )
 
 
-def _ingest_pacs008(con: duckdb.DuckDBPyConnection, source: SourceFile) -> FinishCounts:
+def _ingest_pacs008(con: duckdb.DuckDBPyConnection, files: list[SourceFile], results: dict[str, FileResult]) -> None:
+    """Stream each file's transactions into `stage`, then check and load them all at once; fills `results`."""
     from moneytrail.ingest.pacs008 import read_pacs008
 
     _drop_scratch(con)
     _create_stage_table(con)
-    rejected: list[Rejected] = []
+    rejected: dict[str, list[Rejected]] = {s.rel: [] for s in files}
     ordinal = 0
-    for batch, bad in read_pacs008(source.path):
-        rejected += bad
-        n = batch.num_rows
-        if n:
-            ordinals = pa.array(range(ordinal + 1, ordinal + n + 1), pa.int64())
-            table = pa.Table.from_batches([batch]).add_column(0, "ordinal", ordinals)
-            con.register("stage_batch", table)
-            con.execute("INSERT INTO stage BY NAME SELECT * FROM stage_batch")
-            con.unregister("stage_batch")
-            ordinal += n
+    for source in files:
+        for batch, bad in read_pacs008(source.path):
+            rejected[source.rel] += bad
+            n = batch.num_rows
+            if n:
+                table = pa.Table.from_batches([batch])
+                table = table.add_column(0, "ordinal", pa.array(range(ordinal + 1, ordinal + n + 1), pa.int64()))
+                table = table.append_column("source_file", pa.array([source.rel] * n, pa.string()))
+                con.register("stage_batch", table)
+                con.execute("INSERT INTO stage BY NAME SELECT * FROM stage_batch")
+                con.unregister("stage_batch")
+                ordinal += n
+    first = files[0]
     rules = Rules(required=[("record_id", "UETR, EndToEndId or TxId"), ("ts", "CreDtTm")])
-    check_into(con, "stage", rules, source.timezone, first=True)
-    counts = load_checked(
-        con, provider=source.provider, source_file=source.rel, fmt="pacs008", naive_tz=source.timezone
-    )
-    counts.quarantined += _quarantine(con, source, rejected)
-    return counts
+    check_into(con, "stage", rules, first.timezone, first=True, carry=("source_file",))
+    load_checked(con, provider=first.provider, source_file=None, fmt="pacs008", naive_tz=first.timezone)
+    for rel, counts in batch_counts(con).items():
+        r = results[rel]
+        r.loaded, r.quarantined, r.already_present = counts.loaded, counts.quarantined, counts.already_present
+    for source in files:
+        results[source.rel].quarantined += _quarantine(con, source, rejected[source.rel])
 
 
 # Referral tables, in the order their rows refer to each other; keys come from the schema.

@@ -1,10 +1,10 @@
-"""CSV files of one provider are read together: the store must be the one of ingesting them one by one."""
+"""Files of one provider (CSV, pacs.008) are ingested together: the store must be the one of ingesting them one by one."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from moneytrail.ingest import csv_batches, ingest_bundle, ingest_file, load_fx_rates
+from moneytrail.ingest import file_batches, ingest_bundle, ingest_file, load_fx_rates
 from moneytrail.ingest.bundle import plan_bundle
 from moneytrail.store import Warehouse
 from moneytrail.synth.world import generate
@@ -38,7 +38,7 @@ def _tricky_bundle(bundle: Path) -> None:
 def test_batches_group_files_of_one_provider_and_header(tmp_path: Path) -> None:
     _tricky_bundle(tmp_path / "b")
     write_csv(tmp_path / "b" / "q" / "x.csv", [remittance_row(transfer_id="X1")], REMITTANCE_HEADER)
-    batches = csv_batches(plan_bundle(tmp_path / "b").files)
+    batches = file_batches(plan_bundle(tmp_path / "b").files)
     assert sorted(len(b) for b in batches) == [1, 3]
     assert all(len({(s.provider, s.format) for s in b}) == 1 for b in batches)
 
@@ -61,7 +61,8 @@ def test_a_batch_gives_the_store_of_one_file_at_a_time(tmp_path: Path) -> None:
 def test_a_synthetic_bundle_batched_equals_one_by_one(tmp_path: Path) -> None:
     generate(tmp_path / "w", scale=0.08, seed=9)
     bundle = tmp_path / "w" / "bundle"
-    assert any(len(b) > 1 for b in csv_batches(plan_bundle(bundle).files))
+    batches = file_batches(plan_bundle(bundle).files)
+    assert {b[0].format for b in batches if len(b) > 1} >= {"pacs008", "card-csv", "wallet-csv"}
     with Warehouse(tmp_path / "batched.duckdb") as wh:
         ingest_bundle(wh, bundle)
     _one_by_one(tmp_path / "single.duckdb", bundle)
