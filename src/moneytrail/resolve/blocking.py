@@ -4,7 +4,9 @@ Each profile emits a handful of keys (the sorted name; the name with the date of
 birth or city; each name token with the initial of another token — which lets
 "j a smith" meet "john andrew smith" and "smith john" meet "john smith"; a name
 token with the date of birth; the date of birth with the initials; phone;
-email; email user name; document). Two profiles are compared when they share a
+email; email user name; document, and its characters sorted, which meets a
+transposed digit; date of birth with city; address with city — the last
+three bring together records whose names were mistyped or replaced). Two profiles are compared when they share a
 key. A key held by more than ``block_cap`` profiles is too common to say
 anything (a popular name in one country, a payout agent's phone) and is dropped:
 the other keys still bring true matches together, and the number of pairs is at
@@ -20,7 +22,7 @@ def keys_sql() -> str:
     return """
     WITH p AS (
       SELECT pid, name_sorted, string_split(name_sorted, ' ') AS toks, dob, phone, email,
-             city, id_doc
+             address, city, id_doc
       FROM resolve_profiles
     ),
     tok AS (
@@ -36,7 +38,7 @@ def keys_sql() -> str:
       WHERE name_sorted IS NOT NULL AND dob IS NOT NULL
     UNION ALL SELECT pid, 'nc:' || name_sorted || '|' || city FROM p
       WHERE name_sorted IS NOT NULL AND city IS NOT NULL
-    UNION ALL SELECT a.pid, 'ti:' || a.t || '|' || b.t[1] FROM tok a
+    UNION ALL SELECT a.pid, 'ti:' || a.t || '|' || left(b.t, 1) FROM tok a
       JOIN tok b ON a.pid = b.pid AND a.i <> b.i WHERE length(a.t) >= 2
     UNION ALL SELECT pid, 'td:' || t || '|' || dob FROM tok WHERE length(t) >= 3 AND dob IS NOT NULL
     UNION ALL SELECT p.pid, 'di:' || p.dob || '|' || ini.initials FROM p JOIN ini USING (pid)
@@ -46,6 +48,11 @@ def keys_sql() -> str:
     UNION ALL SELECT pid, 'eu:' || split_part(email, '@', 1) FROM p
       WHERE email IS NOT NULL AND length(split_part(email, '@', 1)) >= 5
     UNION ALL SELECT pid, 'x:' || id_doc FROM p WHERE id_doc IS NOT NULL
+    UNION ALL SELECT pid, 'xs:' || array_to_string(list_sort(string_split(id_doc, '')), '') FROM p
+      WHERE id_doc IS NOT NULL
+    UNION ALL SELECT pid, 'dc:' || dob || '|' || city FROM p WHERE dob IS NOT NULL AND city IS NOT NULL
+    UNION ALL SELECT pid, 'ac:' || address || '|' || city FROM p
+      WHERE address IS NOT NULL AND city IS NOT NULL
     """
 
 

@@ -18,11 +18,14 @@ by at most three first-pass subjects, and 65 % otherwise):
 - **rare name** (``w_rare_name``): the same name (any token order) held by at
   most ``RARE_NAME_SUBJECTS`` first-pass subjects, with no disagreeing date of
   birth, phone or email. Profile term frequencies overcount a name seen at
-  many providers; counting subjects does not.
-- **receiver paid by the same payer** (``w_rare_name`` too): two receiving-side
-  profiles whose names are compatible (the model's name weight above
-  ``COMPATIBLE_NAME_WEIGHT``), with nothing disagreeing, that share a
-  counterparty. Payers are not given this boost: they share merchants.
+  many providers; counting subjects does not. A name is not rare when two of
+  those subjects each hold a phone (or each an email, or each a date of birth):
+  two people with one name, kept apart by their identifiers, make a record
+  with that name alone ambiguous (two relatives "Ratana Wongsa" in one network
+  of the synthetic world were fused this way once the withdrawal links had
+  made their names "rare").
+- **receiver paid by the same payer** (``w_receiver``): a third pass, in
+  :mod:`moneytrail.resolve.receivers`.
 """
 
 from __future__ import annotations
@@ -34,8 +37,6 @@ import pyarrow as pa
 
 RARE_NAME_SUBJECTS = 3
 RARE_NAME_WEIGHT = 8.0
-RECEIVER_CP_WEIGHT = 0.0  # 6.0 lifted seed-1 receivers to F1 0.976 but fused two facilitators on seed 5
-COMPATIBLE_NAME_WEIGHT = 5.0
 
 
 def counterparty_sets(con: duckdb.DuckDBPyConnection, root: list[int]) -> None:
@@ -57,17 +58,22 @@ def counterparty_sets(con: duckdb.DuckDBPyConnection, root: list[int]) -> None:
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _resolve_name_subjects AS
-        SELECT r.name_sorted, count(DISTINCT g.grp) AS n_subjects
-        FROM resolve_records r JOIN _resolve_cp_groups g ON g.rid = r.rid
-        WHERE r.name_sorted IS NOT NULL AND r.pid IS NOT NULL
-        GROUP BY r.name_sorted
-        """
-    )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _resolve_pid_receiver AS
-        SELECT pid, bool_and(side = 'to') AS receiver
-        FROM resolve_records WHERE pid IS NOT NULL GROUP BY pid
+        WITH named AS (
+          SELECT r.name_sorted, g.grp FROM resolve_records r JOIN _resolve_cp_groups g ON g.rid = r.rid
+          WHERE r.name_sorted IS NOT NULL AND r.pid IS NOT NULL
+        ),
+        anchored AS (
+          SELECT g.grp, bool_or(r.phone IS NOT NULL) AS has_phone, bool_or(r.email IS NOT NULL) AS has_email,
+                 bool_or(r.dob IS NOT NULL) AS has_dob
+          FROM resolve_records r JOIN _resolve_cp_groups g ON g.rid = r.rid
+          WHERE r.pid IS NOT NULL GROUP BY g.grp
+        )
+        SELECT n.name_sorted, count(DISTINCT n.grp) AS n_subjects,
+               greatest(count(DISTINCT n.grp) FILTER (WHERE a.has_phone),
+                        count(DISTINCT n.grp) FILTER (WHERE a.has_email),
+                        count(DISTINCT n.grp) FILTER (WHERE a.has_dob)) AS n_anchored
+        FROM named n JOIN anchored a USING (grp)
+        GROUP BY n.name_sorted
         """
     )
     con.unregister("_resolve_cp_groups")
@@ -108,7 +114,9 @@ def estimate(con: duckdb.DuckDBPyConnection, threshold: float) -> tuple[float, f
 
 
 def adjust(con: duckdb.DuckDBPyConnection, m: float, u: float) -> None:
-    """Add the counterparty comparison to the scored pairs (columns lvl_/w_counterparty)."""
+    """Add the counterparty comparison to the scored pairs (columns lvl_/w_counterparty)
+    and the rare-name evidence (``w_subject``). ``w_receiver`` starts at zero: see
+    :mod:`moneytrail.resolve.receivers`."""
     w_yes = math.log2(m / u)
     w_no = math.log2((1 - m) / (1 - u))
     con.execute(
@@ -120,22 +128,18 @@ def adjust(con: duckdb.DuckDBPyConnection, m: float, u: float) -> None:
                       WHEN len(list_intersect(a.cps, b.cps)) > 0 THEN {w_yes}
                       ELSE {w_no} END AS w_counterparty,
                  {_agree("dob")} AND {_agree("phone")} AND {_agree("email")} AS no_conflict,
-                 p1.name_sorted = p2.name_sorted AND ns.n_subjects <= {RARE_NAME_SUBJECTS} AS rare_name,
-                 coalesce(q1.receiver AND q2.receiver, FALSE)
-                   AND coalesce(len(list_intersect(a.cps, b.cps)) > 0, FALSE)
-                   AND s.w_name > {COMPATIBLE_NAME_WEIGHT} AS receiver_cp
+                 p1.name_sorted = p2.name_sorted AND ns.n_subjects <= {RARE_NAME_SUBJECTS}
+                   AND ns.n_anchored <= 1 AS rare_name
           FROM _resolve_scored s
           LEFT JOIN _resolve_cp a ON a.pid = s.pid_l LEFT JOIN _resolve_cp b ON b.pid = s.pid_r
           JOIN resolve_profiles p1 ON p1.pid = s.pid_l JOIN resolve_profiles p2 ON p2.pid = s.pid_r
           LEFT JOIN _resolve_name_subjects ns ON ns.name_sorted = p1.name_sorted
-          LEFT JOIN _resolve_pid_receiver q1 ON q1.pid = s.pid_l
-          LEFT JOIN _resolve_pid_receiver q2 ON q2.pid = s.pid_r
         ),
         y AS (
-          SELECT * EXCLUDE (no_conflict, rare_name, receiver_cp),
-                 CASE WHEN s_pair OR NOT no_conflict THEN 0.0
-                      ELSE (CASE WHEN coalesce(rare_name, FALSE) THEN {RARE_NAME_WEIGHT} ELSE 0 END)
-                         + (CASE WHEN receiver_cp THEN {RECEIVER_CP_WEIGHT} ELSE 0 END) END AS w_subject
+          SELECT * EXCLUDE (no_conflict, rare_name),
+                 CASE WHEN s_pair OR NOT no_conflict OR NOT coalesce(rare_name, FALSE) THEN 0.0
+                      ELSE {RARE_NAME_WEIGHT} END AS w_subject,
+                 0.0 AS w_receiver
           FROM (SELECT *, pid_l = pid_r AS s_pair FROM x)
         )
         SELECT * EXCLUDE (match_weight, match_probability, s_pair),

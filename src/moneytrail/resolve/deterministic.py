@@ -8,6 +8,13 @@ cybercafé's device), or by names falling into two or more groups that cannot
 be one person ("maria santos" and "jose santos" on one family phone; variants
 of one name — typos, initials, order — chain into a single group). Shared identifiers do not link; they are
 listed in ``shared_identifiers``. Merchants resolve by merchant id alone.
+
+One link comes from a transaction rather than an identifier: a wallet
+*withdrawal* moves money to the holder's own bank account (the data contract:
+"a withdrawal's payee is the linked bank account or cash-out point"), so its
+payee is its payer when the two names are compatible (a cash-out point's name
+is not). Without this, every wallet's withdrawals to a bank account formed a
+receiver fragment of their own.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 from itertools import combinations
 
 import duckdb
+import pyarrow as pa
 
 from moneytrail.resolve import tables as T
 from moneytrail.resolve.names import names_compatible
@@ -123,6 +131,54 @@ def strong_links(con: duckdb.DuckDBPyConnection, *, only_new_from_rid: int = 0) 
     )
     row = con.execute("SELECT count(*) FROM _resolve_strong").fetchall()[0]
     return int(row[0]) if row else 0
+
+
+SELF_TRANSFER_TYPES = ("withdrawal",)
+
+
+def self_transfer_links(con: duckdb.DuckDBPyConnection, *, only_new_from_rid: int = 0) -> int:
+    """Append to ``_resolve_strong`` a link (kind ``withdrawal``, value
+    ``PROVIDER:RECORD_ID``) from the payer to the payee of every withdrawal whose
+    two names are compatible. Returns the number of links added."""
+    types = ", ".join(f"'{t}'" for t in SELF_TRANSFER_TYPES)
+    rows = con.execute(
+        f"""
+        WITH w AS (SELECT provider, record_id, txn_type FROM transactions WHERE txn_type IN ({types}))
+        SELECT f.rid, t.rid, w.txn_type, w.provider || ':' || w.record_id, f.name_sorted, t.name_sorted
+        FROM w
+        JOIN resolve_records t ON t.provider = w.provider AND t.record_id = w.record_id
+          AND t.side = 'to' AND t.origin = 'party'
+        JOIN resolve_records f ON f.provider = w.provider AND f.record_id = w.record_id
+          AND f.side = 'from' AND f.origin = 'party'
+        WHERE f.name_sorted IS NOT NULL AND t.name_sorted IS NOT NULL
+          AND greatest(f.rid, t.rid) > {int(only_new_from_rid)}
+        """
+    ).fetchall()
+    links = [
+        (rid_f, rid_t, kind, value)
+        for rid_f, rid_t, kind, value, name_f, name_t in rows
+        if _person_name(name_f) and _person_name(name_t)
+        and (name_f == name_t or names_compatible(name_f, name_t))
+    ]
+    if links:
+        cols = list(zip(*links, strict=True))
+        tbl = pa.table(
+            {
+                "rid_l": pa.array(cols[0], pa.int64()),
+                "rid_r": pa.array(cols[1], pa.int64()),
+                "kind": pa.array(cols[2], pa.string()),
+                "value": pa.array(cols[3], pa.string()),
+            }
+        )
+        con.register("_resolve_self_arrow", tbl)
+        con.execute("INSERT INTO _resolve_strong SELECT * FROM _resolve_self_arrow")
+        con.unregister("_resolve_self_arrow")
+    return len(links)
+
+
+def _person_name(name: str) -> bool:
+    """A name with a number in it is an outlet or an agent ("cash express #27"), not a person."""
+    return not any(ch.isdigit() for ch in name)
 
 
 def blank_shared(con: duckdb.DuckDBPyConnection, *, from_rid: int = 0) -> None:

@@ -49,6 +49,9 @@ class LinkExplanation:
     comparisons: list[tuple[str, str, float]] = field(default_factory=list)
     """(comparison, level label, match weight)"""
     shared_identifiers: list[tuple[str, str]] = field(default_factory=list)
+    transactions: list[tuple[str, str]] = field(default_factory=list)
+    """(kind, PROVIDER:RECORD_ID) of transactions that tie the two records directly
+    (a withdrawal to one's own account)."""
     match_weight: float | None = None
     match_probability: float | None = None
     chain: list[ChainStep] = field(default_factory=list)
@@ -68,6 +71,7 @@ class LinkExplanation:
                 {"comparison": c, "level": lvl, "match_weight": w} for c, lvl, w in self.comparisons
             ],
             "shared_identifiers": [{"kind": k, "value": v} for k, v in self.shared_identifiers],
+            "transactions": [{"kind": k, "transaction": v} for k, v in self.transactions],
             "match_weight": self.match_weight,
             "match_probability": self.match_probability,
             "chain": [{"a": s.a, "b": s.b, "evidence": s.evidence} for s in self.chain],
@@ -117,7 +121,7 @@ def _score(con: duckdb.DuckDBPyConnection, pid_a: int, pid_b: int) -> dict[str, 
     try:
         row = con.execute(
             f"SELECT match_weight, {levels_json_sql(labels, 's')} FROM "
-            "(SELECT *, NULL::DOUBLE AS w_counterparty, NULL::DOUBLE AS w_subject FROM _explain_scored_arrow) s"
+            "(SELECT *, NULL::DOUBLE AS w_counterparty, NULL::DOUBLE AS w_subject, NULL::DOUBLE AS w_receiver FROM _explain_scored_arrow) s"
         ).fetchall()[0]
     finally:
         con.unregister("_explain_scored_arrow")
@@ -165,7 +169,12 @@ def _chain(con: duckdb.DuckDBPyConnection, rid_a: int, rid_b: int, subject: str)
     ).fetchall()
     adj: dict[int, list[tuple[int, str]]] = {}
     for lft, r, kind, value, prob in edges:
-        ev = f"{kind.split(':', 1)[1]} {value}" if kind.startswith("identifier:") else f"scored p={prob:.4f}"
+        if kind.startswith("identifier:"):
+            ev = f"{kind.split(':', 1)[1]} {value}"
+        elif kind.startswith("transaction:"):
+            ev = f"{kind.split(':', 1)[1]} to own account {value}"
+        else:
+            ev = f"scored p={prob:.4f}"
         adj.setdefault(lft, []).append((r, ev))
         adj.setdefault(r, []).append((lft, ev))
     prev: dict[int, tuple[int, str]] = {}
@@ -191,6 +200,31 @@ def _chain(con: duckdb.DuckDBPyConnection, rid_a: int, rid_b: int, subject: str)
     return steps[::-1]
 
 
+def _recorded_evidence(con: duckdb.DuckDBPyConnection, pid_a: int, pid_b: int) -> list[tuple[str, str, float]]:
+    """Subject-level evidence the run recorded for this pair of profiles (rare name;
+    receiver paid by the same payer): it depends on the first-pass subjects, so it is
+    read from ``resolve_links`` rather than recomputed."""
+    rows = con.execute(
+        """
+        SELECT l.levels FROM resolve_links l
+        JOIN resolve_records a ON a.rid = l.rid_l JOIN resolve_records b ON b.rid = l.rid_r
+        WHERE l.kind = 'splink' AND l.levels IS NOT NULL
+          AND ((a.pid = ? AND b.pid = ?) OR (a.pid = ? AND b.pid = ?))
+        LIMIT 1
+        """,
+        [pid_a, pid_b, pid_b, pid_a],
+    ).fetchall()
+    if not rows:
+        return []
+    levels = json.loads(rows[0][0])
+    out = []
+    for comp in ("subject_evidence", "receiver_evidence"):
+        label, weight = levels.get(comp, ["n/a", 0.0])
+        if weight:
+            out.append((comp, str(label), float(weight)))
+    return out
+
+
 def explain_link(con: duckdb.DuckDBPyConnection, a: str, b: str) -> LinkExplanation:
     """The evidence between two records, given as ``PROVIDER:RECORD_ID:PARTY``."""
     rid_a, pid_a, subj_a = _record(con, a)
@@ -208,12 +242,23 @@ def explain_link(con: duckdb.DuckDBPyConnection, a: str, b: str) -> LinkExplanat
             [rid_a, rid_b],
         ).fetchall()
     ]
+    out.transactions = [
+        (kind.split(":", 1)[1], value)
+        for kind, value in con.execute(
+            """
+            SELECT DISTINCT kind, value FROM resolve_links
+            WHERE kind LIKE 'transaction:%' AND ((rid_l = ? AND rid_r = ?) OR (rid_l = ? AND rid_r = ?))
+            ORDER BY 1, 2
+            """,
+            [rid_a, rid_b, rid_b, rid_a],
+        ).fetchall()
+    ]
     if pid_a is not None and pid_b is not None:
         scored = _score(con, pid_a, pid_b)
         if scored is not None:
             total = scored["match_weight"]
             for comp, (label, weight) in scored["levels"].items():
-                if comp in ("counterparty", "subject_evidence"):
+                if comp in ("counterparty", "subject_evidence", "receiver_evidence"):
                     continue
                 out.comparisons.append((comp, label, float(weight)))
             shares = _counterparty(con, rid_a, rid_b)
@@ -224,6 +269,9 @@ def explain_link(con: duckdb.DuckDBPyConnection, a: str, b: str) -> LinkExplanat
                 w = math.log2(cp_m / cp_u) if shares else math.log2((1 - cp_m) / (1 - cp_u))
                 label = "shares a counterparty" if shares else "no counterparty in common"
                 out.comparisons.append(("counterparty", label, round(w, 3)))
+                total += w
+            for comp, label, w in _recorded_evidence(con, pid_a, pid_b):
+                out.comparisons.append((comp, label, round(w, 3)))
                 total += w
             out.match_weight = round(total, 3)
             out.match_probability = 1 / (1 + 2 ** (-total))
@@ -248,6 +296,14 @@ def render_link(expl: LinkExplanation) -> Group:
         for k, v in expl.shared_identifiers:
             ids.add_row(k, v)
         parts.append(ids)
+    if expl.transactions:
+        tx = Table(title="Transactions joining them", show_header=True)
+        tx.add_column("kind")
+        tx.add_column("transaction")
+        tx.add_column("evidence")
+        for k, v in expl.transactions:
+            tx.add_row(k, v, "money moved to the payer's own account: payer and payee are one person")
+        parts.append(tx)
     if expl.comparisons:
         t = Table(title="Comparisons", show_header=True)
         t.add_column("comparison")

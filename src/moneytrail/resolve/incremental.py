@@ -17,7 +17,13 @@ from moneytrail.resolve.clustering import cluster
 from moneytrail.resolve.config import ResolveReport, ResolveSettings
 from moneytrail.resolve.counterparty import adjust as adjust_counterparty
 from moneytrail.resolve.counterparty import counterparty_sets
-from moneytrail.resolve.deterministic import blank_shared, find_shared, strong_links
+from moneytrail.resolve.deterministic import (
+    blank_shared,
+    find_shared,
+    self_transfer_links,
+    strong_links,
+)
+from moneytrail.resolve.receivers import adjust_receivers
 from moneytrail.resolve.records import build_identifiers, build_profiles, build_records
 from moneytrail.resolve.run import (
     PROFILES_FOR_MODEL_SQL,
@@ -60,7 +66,9 @@ def resolve_new(
     with _timed(report, "strong"):
         report.shared_identifiers = find_shared(con, settings.max_names_per_identifier)
         blank_shared(con, from_rid=old_rid)
-        report.strong_links = strong_links(con, only_new_from_rid=old_rid)
+        report.strong_links = strong_links(con, only_new_from_rid=old_rid) + self_transfer_links(
+            con, only_new_from_rid=old_rid
+        )
         report.profiles = build_profiles(con)
     with _timed(report, "blocking"):
         report.blocked_pairs = build_pairs(
@@ -90,8 +98,11 @@ def resolve_new(
             initial[rid] = head
         frozen = {rid for rid in range(1, old_rid + 1) if initial[rid]}
         if table_exists(con, "_resolve_scored"):
-            counterparty_sets(con, [initial[i] or i for i in range(n + 1)])
+            groups = [initial[i] or i for i in range(n + 1)]
+            counterparty_sets(con, groups)
             adjust_counterparty(con, float(cp_m), float(cp_u))
+            if settings.counterparty:
+                adjust_receivers(con, groups)
         strong = _strong_arrays(con)
         res = cluster(
             n,

@@ -78,7 +78,10 @@ MACROS = (
 )
 
 
-def install_macros(con: object) -> None:
-    """Create the name macros on a DuckDB connection."""
+def install_macros(con: object, *, temp: bool = False) -> None:
+    """Create the name macros on a DuckDB connection (``temp``: for this session only,
+    not stored in the warehouse file)."""
     for sql in MACROS:
+        if temp:
+            sql = sql.replace("CREATE OR REPLACE MACRO", "CREATE OR REPLACE TEMP MACRO")
         con.execute(sql)  # type: ignore[attr-defined]

@@ -18,7 +18,14 @@ from moneytrail.resolve.config import ResolveReport, ResolveSettings
 from moneytrail.resolve.counterparty import adjust as adjust_counterparty
 from moneytrail.resolve.counterparty import counterparty_sets
 from moneytrail.resolve.counterparty import estimate as estimate_counterparty
-from moneytrail.resolve.deterministic import blank_shared, find_shared, strong_links
+from moneytrail.resolve.deterministic import (
+    SELF_TRANSFER_TYPES,
+    blank_shared,
+    find_shared,
+    self_transfer_links,
+    strong_links,
+)
+from moneytrail.resolve.receivers import adjust_receivers
 from moneytrail.resolve.records import build_identifiers, build_profiles, build_records
 from moneytrail.resolve.splink_model import COMPARISON_NAMES, SplinkModel
 from moneytrail.store import scalar, table_exists
@@ -54,8 +61,13 @@ def levels_json_sql(labels: dict[str, list[tuple[float, str]]], alias: str) -> s
     )
     parts.append(
         f"'subject_evidence', json_array(CASE WHEN coalesce({alias}.w_subject, 0) > 0 "
-        f"THEN 'rare name or receiver paid by the same payer' ELSE 'n/a' END, "
+        f"THEN 'rare name' ELSE 'n/a' END, "
         f"round(coalesce({alias}.w_subject, 0), 3))"
+    )
+    parts.append(
+        f"'receiver_evidence', json_array(CASE WHEN coalesce({alias}.w_receiver, 0) > 0 "
+        f"THEN 'receiver paid by the same payer, no other candidate' ELSE 'n/a' END, "
+        f"round(coalesce({alias}.w_receiver, 0), 3))"
     )
     return "json_object(" + ", ".join(parts) + ")::VARCHAR"
 
@@ -142,7 +154,10 @@ def _write_links(
         {
             "rid_l": pa.array(strong["rid_l"], pa.int64()),
             "rid_r": pa.array(strong["rid_r"], pa.int64()),
-            "kind": pa.array(["identifier:" + k for k in strong["kind"]], pa.string()),
+            "kind": pa.array(
+                [("transaction:" if k in SELF_TRANSFER_TYPES else "identifier:") + k for k in strong["kind"]],
+                pa.string(),
+            ),
             "value": pa.array(strong["value"], pa.string()),
             "merged": pa.array(merged_flags, pa.bool_()),
         }
@@ -254,7 +269,8 @@ def _strong_arrays(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     cols = con.execute(
         "SELECT rid_l, rid_r, kind, value FROM _resolve_strong "
         "ORDER BY CASE kind WHEN 'merchant' THEN 0 WHEN 'account' THEN 1 WHEN 'card' THEN 2 "
-        "WHEN 'iban' THEN 3 WHEN 'id_doc' THEN 4 WHEN 'email' THEN 5 WHEN 'phone' THEN 6 ELSE 7 END, "
+        "WHEN 'iban' THEN 3 WHEN 'id_doc' THEN 4 WHEN 'withdrawal' THEN 5 WHEN 'email' THEN 6 "
+        "WHEN 'phone' THEN 7 ELSE 8 END, "
         "rid_l, rid_r"
     ).fetchnumpy()
     return {k: cols[k].tolist() for k in ("rid_l", "rid_r", "kind", "value")}
@@ -279,7 +295,7 @@ def resolve(con: duckdb.DuckDBPyConnection, settings: ResolveSettings | None = N
     with _timed(report, "strong"):
         report.shared_identifiers = find_shared(con, settings.max_names_per_identifier)
         blank_shared(con)
-        report.strong_links = strong_links(con)
+        report.strong_links = strong_links(con) + self_transfer_links(con)
     with _timed(report, "records"):
         report.profiles = build_profiles(con)
     with _timed(report, "blocking"):
@@ -322,6 +338,8 @@ def resolve(con: duckdb.DuckDBPyConnection, settings: ResolveSettings | None = N
                 cp_m, cp_u = estimate_counterparty(con, settings.threshold)
             adjust_counterparty(con, cp_m, cp_u)
             res = run_cluster()
+            if settings.counterparty and adjust_receivers(con, res.root):
+                res = run_cluster()
         report.counterparty_m_u = (round(cp_m, 5), round(cp_u, 7))
         report.pairs_above_threshold = count_of(
             con,

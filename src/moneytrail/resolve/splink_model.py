@@ -53,6 +53,16 @@ def _dl1(col: str, expr: str | None = None) -> str:
     return f"(length({e_l}) = length({e_r}) AND hamming({e_l}, {e_r}) <= 1)"
 
 
+def _swap2(col: str, expr: str | None = None) -> str:
+    """Two characters swapped ("1981" for "1918"): the same characters, two positions differ."""
+    e_l = (expr or "{c}").format(c=f"{col}_l")
+    e_r = (expr or "{c}").format(c=f"{col}_r")
+    return (
+        f"(length({e_l}) = length({e_r}) AND hamming({e_l}, {e_r}) = 2 AND "
+        f"list_sort(string_split({e_l}, '')) = list_sort(string_split({e_r}, '')))"
+    )
+
+
 def comparisons() -> list[ComparisonCreator | dict[str, Any]]:
     """The comparisons, strongest level first. Labels are shown by explanations."""
     name = cl.CustomComparison(
@@ -83,8 +93,8 @@ def comparisons() -> list[ComparisonCreator | dict[str, Any]]:
             cll.ExactMatchLevel("dob").configure(label_for_charts="same date of birth"),
             cll.CustomLevel(
                 f"{_dl1('dob', dob_str)} OR (day(dob_l) = month(dob_r) AND month(dob_l) = day(dob_r)"
-                " AND year(dob_l) = year(dob_r))",
-                "date of birth typo or day/month swapped",
+                f" AND year(dob_l) = year(dob_r)) OR {_swap2('dob', dob_str)}",
+                "date of birth typo, two digits or day/month swapped",
             ),
             cll.CustomLevel("year(dob_l) = year(dob_r)", "same year of birth"),
             cll.ElseLevel().configure(label_for_charts="different dates of birth"),
@@ -116,6 +126,7 @@ def comparisons() -> list[ComparisonCreator | dict[str, Any]]:
             cll.NullLevel("id_doc"),
             cll.ExactMatchLevel("id_doc").configure(label_for_charts="same identity document"),
             cll.CustomLevel(_dl1("id_doc"), "document number typo"),
+            cll.CustomLevel(_swap2("id_doc"), "document number with two characters swapped"),
             cll.ElseLevel().configure(label_for_charts="different documents"),
         ],
     )

@@ -86,8 +86,8 @@ RESOLVE_LINKS = register(
         (
             Column("rid_l", "BIGINT"),
             Column("rid_r", "BIGINT"),
-            Column("kind", "VARCHAR", "identifier:<kind> or splink"),
-            Column("value", "VARCHAR", "the shared identifier, for identifier links"),
+            Column("kind", "VARCHAR", "identifier:<kind>, transaction:withdrawal (payee is the payer) or splink"),
+            Column("value", "VARCHAR", "the shared identifier, or PROVIDER:RECORD_ID of the transaction"),
             Column("match_weight", "DOUBLE"),
             Column("match_probability", "DOUBLE"),
             Column("levels", "VARCHAR", "JSON: comparison -> level label"),
