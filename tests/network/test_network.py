@@ -119,6 +119,8 @@ def test_communities(con: duckdb.DuckDBPyConnection) -> None:
     assert comm["F1"] == comm["R1"] == comm["C3"] == comm["L1"]
     assert comm["K"] == comm["SR1"] == comm["SR2"] == comm["C4"]
     assert comm["K"] != comm["F1"]
+    # the school and its parents are tied to the networks by two consumers' fees only
+    assert not {"S", "Q1", *(f"P{i:02d}" for i in range(1, 41))} & comm.keys()
     fam = con.execute("SELECT members, facilitators, consumers, total_usd, score FROM community_summary "
                       "WHERE community_id = ?", [comm["F1"]]).fetchone()
     assert fam is not None and fam[1] >= 1 and fam[2] >= 3 and fam[3] > 0 and fam[4] > 0.5

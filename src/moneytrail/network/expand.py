@@ -71,7 +71,9 @@ def resolve_seed(con: duckdb.DuckDBPyConnection, seed: str) -> list[str]:
     return sorted(found)
 
 
-DAMPING = 0.85
+# A shorter walk (restart 30% of the time, not 15%) keeps the mass on the seed's own networks:
+# mean top-50 recall 0.831 -> 0.836 on seed 303, 0.790 -> 0.813 on seed 404 (flat from 0.5 to 0.7).
+DAMPING = 0.7
 RISK_FLOOR = 0.05
 # Ranking score = PageRank / strength**HUB_PENALTY * HOP_DECAY**(hops - 1): the co-payers of
 # the seed's own facilitators before the facilitators of networks reached through them.

@@ -74,7 +74,7 @@ class SubjectGraph:
 
     def undirected(self) -> ig.Graph:
         """Both directions merged: weight = payments, usd = total."""
-        g = self.graph.as_undirected(mode="collapse", combine_edges={"n": "sum", "usd": "sum", "weight": "sum", "pweight": "sum", "np2p": "sum", "cweight": "sum"})
+        g = self.graph.as_undirected(mode="collapse", combine_edges={"n": "sum", "usd": "sum", "weight": "sum", "pweight": "sum", "np2p": "sum", "ndom": "sum", "cweight": "sum"})
         return g
 
 
@@ -109,7 +109,11 @@ def load_graph(con: duckdb.DuckDBPyConnection) -> SubjectGraph:
     g.es["pweight"] = np.where(p2p > 0, 1.0 + np.log1p(p2p), 0.02).tolist()
     g.es["np2p"] = p2p.tolist()
     # for communities: person-to-person payments, domestic ones (passing money on inside a network)
-    # three times a cross-border one, which consumers spread over several networks
+    # three times a cross-border one; a payer's cross-border payments are divided by the number of
+    # people it pays that way, so that a consumer spread over several networks glues none of them
+    # (seed 303: ARI 0.765 -> 0.836, seed 404: 0.680 -> 0.715, on top of the attachment in communities.py)
     xb = np.asarray(e["n_xb"], dtype=np.float64)
-    g.es["cweight"] = (xb + DOMESTIC_WEIGHT * (p2p - xb)).tolist()
+    payees = np.bincount(s, weights=(xb > 0).astype(np.float64), minlength=len(names))
+    g.es["ndom"] = (p2p - xb).tolist()
+    g.es["cweight"] = (xb / np.maximum(payees[s], 1.0) + DOMESTIC_WEIGHT * (p2p - xb)).tolist()
     return SubjectGraph(g, names)
