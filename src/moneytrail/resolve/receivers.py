@@ -88,29 +88,36 @@ def adjust_receivers(con: duckdb.DuckDBPyConnection, root: list[int], weight: fl
     from the subjects in ``root``. Returns the number of pairs given the evidence."""
     w = RECEIVER_CP_WEIGHT if weight is None else float(weight)
     _groups(con, root)
-    install_macros(con, temp=True)
     con.execute(
         f"""
+        CREATE OR REPLACE TEMP TABLE _resolve_rcv_x AS
+        SELECT s.pid_l, s.pid_r, q1.grp AS grp_l, q2.grp AS grp_r,
+               p1.name_sorted AS name_l, p2.name_sorted AS name_r,
+               CASE WHEN g1.n_records <= g2.n_records THEN 'l' ELSE 'r' END AS smaller
+        FROM _resolve_scored s
+        JOIN _resolve_rcv_pid q1 ON q1.pid = s.pid_l JOIN _resolve_rcv_pid q2 ON q2.pid = s.pid_r
+        JOIN _resolve_rcv_cp a ON a.pid = s.pid_l JOIN _resolve_rcv_cp b ON b.pid = s.pid_r
+        JOIN resolve_profiles p1 ON p1.pid = s.pid_l JOIN resolve_profiles p2 ON p2.pid = s.pid_r
+        JOIN _resolve_rcv_grp g1 ON g1.grp = q1.grp JOIN _resolve_rcv_grp g2 ON g2.grp = q2.grp
+        WHERE s.pid_l <> s.pid_r AND q1.grp <> q2.grp
+          AND ((q1.receiver_only AND q2.receives) OR (q1.receives AND q2.receiver_only))
+          AND len(list_intersect(a.cps, b.cps)) > 0
+          AND s.w_name > {COMPATIBLE_NAME_WEIGHT}
+          -- a name with a number is an outlet or an agent ("perapadala center manila 20"),
+          -- and "2" would pass for an initial of "20"
+          AND NOT regexp_matches(p1.name_sorted, '[0-9]') AND NOT regexp_matches(p2.name_sorted, '[0-9]')
+          AND {_agree("dob")} AND {_agree("phone")} AND {_agree("email")}
+          AND {_groups_agree("phones")} AND {_groups_agree("emails")} AND {_groups_agree("dobs")}
+        """
+    )
+    _compatible_names(con)
+    con.execute(
+        """
         CREATE OR REPLACE TEMP TABLE _resolve_rcv_pairs AS
         WITH x AS (
-          SELECT s.pid_l, s.pid_r, q1.grp AS grp_l, q2.grp AS grp_r,
-                 CASE WHEN g1.n_records <= g2.n_records THEN 'l' ELSE 'r' END AS smaller
-          FROM _resolve_scored s
-          JOIN _resolve_rcv_pid q1 ON q1.pid = s.pid_l JOIN _resolve_rcv_pid q2 ON q2.pid = s.pid_r
-          JOIN _resolve_rcv_cp a ON a.pid = s.pid_l JOIN _resolve_rcv_cp b ON b.pid = s.pid_r
-          JOIN resolve_profiles p1 ON p1.pid = s.pid_l JOIN resolve_profiles p2 ON p2.pid = s.pid_r
-          JOIN _resolve_rcv_grp g1 ON g1.grp = q1.grp JOIN _resolve_rcv_grp g2 ON g2.grp = q2.grp
-          WHERE s.pid_l <> s.pid_r AND q1.grp <> q2.grp
-            AND ((q1.receiver_only AND q2.receives) OR (q1.receives AND q2.receiver_only))
-            AND len(list_intersect(a.cps, b.cps)) > 0
-            AND s.w_name > {COMPATIBLE_NAME_WEIGHT}
-            -- a name with a number is an outlet or an agent ("perapadala center manila 20"),
-            -- and "2" would pass for an initial of "20"
-            AND NOT regexp_matches(p1.name_sorted, '[0-9]') AND NOT regexp_matches(p2.name_sorted, '[0-9]')
-            AND coalesce(p1.name_sorted = p2.name_sorted OR mt_names_compatible(
-                  string_split(p1.name_sorted, ' '), string_split(p2.name_sorted, ' ')), FALSE)
-            AND {_agree("dob")} AND {_agree("phone")} AND {_agree("email")}
-            AND {_groups_agree("phones")} AND {_groups_agree("emails")} AND {_groups_agree("dobs")}
+          SELECT x.* FROM _resolve_rcv_x x
+          LEFT JOIN _resolve_rcv_names nm ON nm.name_l = x.name_l AND nm.name_r = x.name_r
+          WHERE x.name_l = x.name_r OR nm.name_l IS NOT NULL
         ),
         -- how many other subjects each profile could join on this evidence
         cand AS (SELECT pid_l AS pid, grp_r AS other FROM x UNION SELECT pid_r, grp_l FROM x),
@@ -132,3 +139,25 @@ def adjust_receivers(con: duckdb.DuckDBPyConnection, root: list[int], weight: fl
             """
         )
     return n
+
+
+def _compatible_names(con: duckdb.DuckDBPyConnection) -> None:
+    """`_resolve_rcv_names`: the candidates' distinct name pairs that `mt_names_compatible` accepts.
+
+    The name macros run in a DuckDB of their own, on the few distinct pairs, so
+    the pass runs unchanged on an engine without DuckDB's macros (Spark).
+    """
+    pairs = con.sql("SELECT DISTINCT name_l, name_r FROM _resolve_rcv_x WHERE name_l <> name_r").to_arrow_table()
+    local = duckdb.connect()
+    try:
+        install_macros(local, temp=True)
+        local.register("pairs", pairs)
+        ok = local.sql(
+            "SELECT name_l, name_r FROM pairs WHERE coalesce(mt_names_compatible("
+            "string_split(name_l, ' '), string_split(name_r, ' ')), FALSE)"
+        ).to_arrow_table()
+    finally:
+        local.close()
+    con.register("_resolve_rcv_names_arrow", ok)
+    con.execute("CREATE OR REPLACE TEMP TABLE _resolve_rcv_names AS SELECT * FROM _resolve_rcv_names_arrow")
+    con.unregister("_resolve_rcv_names_arrow")
