@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
 import json
 import os
 import platform
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -43,9 +45,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+import uvloop
 
-TOKEN = "bench-token-7f3a9c"
+TOKEN = ""  # the service token, issued by main()
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "realtime.json"
 TAZAMA = {"throughput_per_s": 3000, "latency_ms": 35,
@@ -55,41 +57,47 @@ TAZAMA = {"throughput_per_s": 3000, "latency_ms": 35,
 # --- the app uvicorn serves (one per worker) ---------------------------------------------------
 
 
-class BearerToken:
-    """The bench's authentication: one fixed bearer token (the web application brings the real one)."""
+def create_app() -> Any:
+    """The web application itself (its authentication, audit and middleware), as `moneytrail serve` runs it.
 
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    async def __call__(self, request: Request) -> str:  # async: FastAPI runs it without a thread hop
-        if request.headers.get("authorization") != f"Bearer {self.token}":
-            raise HTTPException(401, "a valid bearer token is needed")
-        return "bench"
-
-
-def create_app() -> FastAPI:
-    """The router behind a bearer token; the engine comes from the environment the bench sets."""
-    from moneytrail.realtime.api import make_router
-    from moneytrail.realtime.engine import Engine
-    from moneytrail.realtime.state import RedisStore
+    The API's read pages are left out (``ui=False``); the engine comes from the warehouse
+    and, for the Redis configurations, from ``MONEYTRAIL_REALTIME_REDIS``, both set by the bench.
+    """
+    from moneytrail.web.app import create_app as web_app
 
     env = os.environ
-    redis_url = env.get("MT_RT_REDIS")
-    store = RedisStore(redis_url, env["MT_RT_NAMESPACE"]) if redis_url else None
-    engine = Engine.from_warehouse(env["MT_RT_WAREHOUSE"], store=store)
-    app = FastAPI()
-    app.include_router(make_router(lambda: engine, BearerToken(env["MT_RT_TOKEN"])), prefix="/api/v1")
-    return app
+    return web_app(Path(env["MT_RT_WAREHOUSE"]), env["MT_RT_OPS"], secret_key=env["MT_RT_SECRET"], ui=False)
+
+
+def service_token(ops_url: str) -> str:
+    """A user with the analyst role (who may score) and a bearer token for the load generator."""
+    from moneytrail.opstore import OpsStore
+    from moneytrail.opstore.users import create_user, issue_token
+
+    ops = OpsStore(ops_url)
+    try:
+        with ops.session() as s:
+            token = issue_token(s, create_user(s, "payment-gateway", secrets.token_urlsafe(16), "analyst"), "bench")
+            s.commit()
+    finally:
+        ops.dispose()
+    return token
 
 
 # --- the world and the payments ---------------------------------------------------------------
 
 
 def build_world(work: Path, scale: float, seed: int, later_share: float) -> tuple[Path, list[dict[str, Any]]]:
+    import pickle
+
     from moneytrail.pipeline.run import run_batch
     from moneytrail.realtime.feed import read_bundle, split_bundle
     from moneytrail.synth.world import generate
 
+    cached = work / f"world-{scale}-{seed}-{later_share}.pickle"
+    if cached.is_file():  # --work DIR: reuse the world of an earlier run while developing
+        warehouse, bodies = pickle.loads(cached.read_bytes())
+        return Path(warehouse), bodies
     generate(work / "world", scale=scale, seed=seed)
     items = [i for i in read_bundle(work / "world" / "bundle")[0] if i.ts is not None]
     cut = items[int(len(items) * (1 - later_share))].ts
@@ -97,7 +105,9 @@ def build_world(work: Path, scale: float, seed: int, later_share: float) -> tupl
     warm, later = split_bundle(work / "world" / "bundle", work / "warm", cut)
     run_batch(warm, work / "run")
     warehouse = work / "run" / "warehouse.duckdb"
-    return warehouse, readable(warehouse, [i.body for i in later])
+    bodies = readable(warehouse, [i.body for i in later])
+    cached.write_bytes(pickle.dumps((str(warehouse), bodies)))
+    return warehouse, bodies
 
 
 def readable(warehouse: Path, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -125,6 +135,16 @@ _XML_TIMES = re.compile(r"(<(?:CreDtTm|AccptncDtTm|IntrBkSttlmDt)>)(\d{4})")
 _XML_IDS = re.compile(r"(<(?:UETR|EndToEndId|TxId)>)([^<]+)(</)")
 
 
+def _shift_xml(xml: str, k: int) -> str:
+    def year(m: re.Match[str]) -> str:
+        return m.group(1) + str(int(m.group(2)) + 4 * k)
+
+    def ident(m: re.Match[str]) -> str:
+        return f"{m.group(1)}{m.group(2)}-r{k}{m.group(3)}"
+
+    return _XML_IDS.sub(ident, _XML_TIMES.sub(year, xml))
+
+
 def rounds(bodies: list[dict[str, Any]]) -> Any:
     """The payments, then again and again with fresh ids, 4 years later each round (leap days stay valid)."""
     k = 0
@@ -144,8 +164,7 @@ def rounds(bodies: list[dict[str, Any]]) -> Any:
                         rec[f] = str(int(v[:4]) + 4 * k) + v[4:]
                 b["record"] = rec
             else:
-                xml = _XML_TIMES.sub(lambda m, k=k: m.group(1) + str(int(m.group(2)) + 4 * k), b["pacs008"])
-                b["pacs008"] = _XML_IDS.sub(lambda m, k=k: f"{m.group(1)}{m.group(2)}-r{k}{m.group(3)}", xml)
+                b["pacs008"] = _shift_xml(b["pacs008"], k)
             yield b
         k += 1
 
@@ -159,13 +178,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(warehouse: Path, workers: int, redis_url: str | None, namespace: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, MT_RT_WAREHOUSE=str(warehouse), MT_RT_TOKEN=TOKEN, MT_RT_NAMESPACE=namespace)
+def start_server(warehouse: Path, ops_url: str, workers: int, redis_url: str | None, namespace: str, port: int,
+                 log: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, MT_RT_WAREHOUSE=str(warehouse), MT_RT_OPS=ops_url, MT_RT_SECRET=secrets.token_urlsafe(32),
+               MONEYTRAIL_REALTIME_NAMESPACE=namespace)
+    env.pop("MONEYTRAIL_REALTIME_REDIS", None)
     if redis_url:
-        env["MT_RT_REDIS"] = redis_url
+        env["MONEYTRAIL_REALTIME_REDIS"] = redis_url
     cmd = [sys.executable, "-m", "uvicorn", "realtime:create_app", "--factory", "--app-dir", str(HERE),
-           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-           "--no-access-log", "--log-level", "warning", "--backlog", "4096"]
+           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--loop", "uvloop",
+           "--http", "httptools", "--no-access-log", "--log-level", "warning", "--backlog", "4096"]
     return subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -231,7 +253,13 @@ class Conn:
 
 
 async def run_step(port: int, payloads: list[bytes], rate: float, connections: int) -> dict[str, Any]:
-    """Send the payloads at `rate` per second (open loop); latency from each payment's due time."""
+    """Send the payloads at `rate` per second (open loop); latency from each payment's due time.
+
+    One dispatcher sleeps until each payment is due and starts its request then, on
+    whichever connection is free (a payment waits for one when all are busy: that wait
+    counts). A dispatcher woken late (timers have millisecond granularity) adds its
+    lateness to the latency, never hides it.
+    """
     pool: asyncio.Queue[Conn] = asyncio.Queue()
     for _ in range(connections):
         r, w = await asyncio.open_connection("127.0.0.1", port)
@@ -240,13 +268,10 @@ async def run_step(port: int, payloads: list[bytes], rate: float, connections: i
     server: list[float] = []  # the engine's own time per payment (parse, state, score)
     errors: dict[str, int] = {}
     loop = asyncio.get_running_loop()
-    start = loop.time() + 0.05
+    clock = time.perf_counter  # not loop.time(): uvloop's is in whole milliseconds, cached per loop turn
+    start = clock() + 0.05
 
-    async def one(i: int, body: bytes) -> None:
-        due = start + i / rate
-        delay = due - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+    async def one(due: float, body: bytes) -> None:
         conn = await pool.get()
         try:
             status, engine_ms = await conn.post("/api/v1/score", body)
@@ -260,10 +285,17 @@ async def run_step(port: int, payloads: list[bytes], rate: float, connections: i
         pool.put_nowait(conn)
         if status != 200:
             errors[str(status)] = errors.get(str(status), 0) + 1
-        lat.append((loop.time() - due) * 1000)
+        lat.append((clock() - due) * 1000)
 
-    await asyncio.gather(*(one(i, b) for i, b in enumerate(payloads)))
-    elapsed = loop.time() - start
+    tasks = []
+    for i, body in enumerate(payloads):
+        due = start + i / rate
+        delay = due - clock()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(loop.create_task(one(due, body)))
+    await asyncio.gather(*tasks)
+    elapsed = clock() - start
     while not pool.empty():
         pool.get_nowait().writer.close()
     lat.sort()
@@ -276,6 +308,42 @@ async def run_step(port: int, payloads: list[bytes], rate: float, connections: i
             "throughput_per_s": round(len(lat) / elapsed, 1), "p50_ms": pct(lat, 50), "p90_ms": pct(lat, 90),
             "p99_ms": pct(lat, 99), "max_ms": round(lat[-1], 2), "errors": errors,
             "engine_p50_ms": pct(server, 50), "engine_p99_ms": pct(server, 99)}
+
+
+def measured_step(port: int, payloads: list[bytes], rate: float, connections: int, pids: list[int]) -> dict[str, Any]:
+    """`run_step` on a uvloop loop, with the CPU time the server and this client spent per payment.
+
+    CPU per payment does not depend on how busy the machine is the way latency does,
+    so it tells what the code costs on a shared machine.
+    """
+    gc.collect()
+    gc.freeze()  # the payloads and the world: the client's collector does not walk them during the step
+    load_before = load_average()
+    server0, client0 = cpu_seconds(pids), time.process_time()
+    step = uvloop.run(run_step(port, payloads, rate, connections))
+    n = max(1, len(payloads))
+    step["server_cpu_ms_per_payment"] = round((cpu_seconds(pids) - server0) * 1000 / n, 3)
+    step["client_cpu_ms_per_payment"] = round((time.process_time() - client0) * 1000 / n, 3)
+    step["load_average"] = load_before
+    gc.unfreeze()
+    return step
+
+
+def server_pids(proc: subprocess.Popen[bytes]) -> list[int]:
+    """The uvicorn process and its workers."""
+    out = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    return [proc.pid, *(int(p) for p in out)]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def crossing(steps: list[dict[str, Any]], limit_ms: float = 50.0) -> float | None:
@@ -303,10 +371,12 @@ def main() -> None:
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--work", type=Path, help="work directory to keep and reuse (the world is built once)")
     args = ap.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
 
-    work = Path(tempfile.mkdtemp(prefix="mt-rt-bench-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="mt-rt-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {
         "command": "python bench/realtime.py " + " ".join(sys.argv[1:]),
         "started": datetime.now().isoformat(timespec="seconds"),
@@ -321,6 +391,9 @@ def main() -> None:
         warehouse, bodies = build_world(work, args.scale, args.seed, args.later_share)
         result["world"].update({"streamed_payments_per_round": len(bodies), "build_seconds": round(time.perf_counter() - t0, 1)})
         source = rounds(bodies)
+        global TOKEN
+        ops_url = f"sqlite:///{work / f'ops-{os.getpid()}.db'}"  # users, tokens and audit of this run
+        TOKEN = service_token(ops_url)
         for config in args.configs.split(","):
             kind, workers = config[:-1], int(config[-1])
             redis_url = args.redis if kind == "redis" else None
@@ -331,14 +404,14 @@ def main() -> None:
 
                 t1 = time.perf_counter()
                 store = RedisStore(redis_url, ns)
-                Engine.from_warehouse(warehouse, store=store, rewarm=True)
+                Engine.from_warehouse(warehouse, store=store, rewarm=True, freeze=False)
                 store.close()
                 warm_s = time.perf_counter() - t1
             port = free_port()
             log = work / f"server-{config}.log"
             print(f"{config}: starting {workers} worker(s) ...", flush=True)
             t1 = time.perf_counter()
-            proc = start_server(warehouse, workers, redis_url, ns, port, log)
+            proc = start_server(warehouse, ops_url, workers, redis_url, ns, port, log)
             entry: dict[str, Any] = {"workers": workers, "state": "redis" if redis_url else "in-process", "steps": []}
             try:
                 wait_ready(port, proc)
@@ -346,17 +419,17 @@ def main() -> None:
                 if redis_url:
                     entry["redis_warm_seconds"] = round(warm_s, 1)
                 # a short warm-up of the server (imports, caches), not measured
-                asyncio.run(run_step(port, [json.dumps(next(source)).encode() for _ in range(200)], 100, 8))
+                uvloop.run(run_step(port, [json.dumps(next(source)).encode() for _ in range(400)], 100, 8))
+                pids = server_pids(proc)
                 for rate in rates:
                     n = int(rate * args.step_seconds)
                     payloads = [json.dumps(next(source)).encode() for _ in range(n)]
-                    load_before = load_average()
-                    step = asyncio.run(run_step(port, payloads, rate, args.connections))
-                    step["load_average"] = load_before
+                    step = measured_step(port, payloads, rate, args.connections, pids)
                     entry["steps"].append(step)
                     print(f"  {rate:>6.0f}/s: {step['throughput_per_s']:>7.1f}/s done, p50 {step['p50_ms']:>7.2f} ms, "
                           f"p99 {step['p99_ms']:>8.2f} ms (engine p50 {step['engine_p50_ms']} p99 {step['engine_p99_ms']}), "
-                          f"errors {step['errors'] or 0}  (load {load_before[0]})", flush=True)
+                          f"cpu/payment server {step['server_cpu_ms_per_payment']} client {step['client_cpu_ms_per_payment']} ms, "
+                          f"errors {step['errors'] or 0}  (load {step['load_average'][0]})", flush=True)
                     over = [s for s in entry["steps"] if s["p99_ms"] > 50]
                     # one step past the 50 ms crossing brackets it; errors or a server that cannot keep up end the run
                     if len(over) >= 2 or step["errors"] or step["throughput_per_s"] < 0.9 * rate:
@@ -368,14 +441,22 @@ def main() -> None:
 
                     RedisStore(redis_url, ns).clear()
             at500 = next((s for s in entry["steps"] if s["offered_per_s"] == 500), None)
-            cross = crossing(entry["steps"])
+            cross, cross35 = crossing(entry["steps"]), crossing(entry["steps"], 35.0)
             cores = min(workers, os.cpu_count() or 1)
             entry["summary"] = {
                 "p99_ms_at_500_per_s": at500["p99_ms"] if at500 else None,
+                "engine_p99_ms_at_500_per_s": at500["engine_p99_ms"] if at500 else None,
+                "p99_over_engine_p99_at_500_per_s": round(at500["p99_ms"] / at500["engine_p99_ms"], 1)
+                if at500 and at500["engine_p99_ms"] else None,
+                "load_average_at_500_per_s": at500["load_average"] if at500 else None,
                 "errors_at_500_per_s": at500["errors"] if at500 else None,
                 "target_p99_under_20ms_at_500_met": bool(at500 and at500["p99_ms"] < 20 and not at500["errors"]),
                 "throughput_where_p99_passes_50ms": cross,
                 "throughput_per_core_at_50ms": round(cross / cores, 1) if cross else None,
+                # Tazama's goal is stated at 35 ms: the same crossing at its latency, for the comparison
+                "throughput_where_p99_passes_35ms": cross35,
+                "throughput_per_core_at_35ms": round(cross35 / cores, 1) if cross35 else None,
+                "server_cpu_ms_per_payment_at_500_per_s": at500["server_cpu_ms_per_payment"] if at500 else None,
                 "p99_over_50ms_at_lowest_rate": bool(entry["steps"] and entry["steps"][0]["p99_ms"] > 50),
                 "highest_rate_sustained_per_s": max((s["throughput_per_s"] for s in entry["steps"]
                                                      if s["throughput_per_s"] >= 0.98 * s["offered_per_s"]), default=None),
@@ -388,7 +469,7 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1) + "\n")
         print(f"wrote {args.out}")
-        if args.keep:
+        if args.keep or args.work:
             print(f"work directory kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)

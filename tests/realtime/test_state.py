@@ -10,10 +10,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from moneytrail.errors import UserError
 from moneytrail.realtime.engine import Engine
-from moneytrail.realtime.state import InProcessStore, MemoryStore, RedisStore, StateStore
+from moneytrail.realtime.state import (
+    InProcessStore,
+    MemoryStore,
+    RedisStore,
+    StateStore,
+    dumps,
+    loads,
+)
 from tests.realtime.conftest import World
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -148,3 +157,12 @@ def test_a_warehouse_never_run_scores_from_an_empty_state(tmp_path: Any) -> None
     assert {"MT17", "MT20"} <= reasons[2]
     state = engine.subject_features("u:remitco:C1")
     assert state is not None and state["n_xb"] == 3 and state["n_low_hr"] == 3
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats() | st.text(),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+                    max_leaves=20))
+def test_redis_values_read_back_as_written(value: Any) -> None:
+    """orjson reads the values back, the standard library what orjson refuses (NaN, Infinity)."""
+    back = loads(dumps(value).encode())
+    assert dumps(back) == dumps(value)  # NaN != NaN: compare the text

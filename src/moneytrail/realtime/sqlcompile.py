@@ -293,7 +293,17 @@ class _Gen:
         return f"({self.gen(node.this)} is None)"
 
     def _cmp(self, node: exp.Binary, op: str) -> str:
-        return self.strict("(_o({0}) " + op + " _o({1}))", node.this, node.expression)
+        """A comparison with DuckDB's NaN order, by `_o` only when an operand is NaN (x != x).
+
+        Comparisons are most of what the indicators evaluate: the plain operator on
+        ordinary values keeps a payment's hundreds of them from building tuples.
+        """
+        operands = (node.this, node.expression)
+        checks = [f"{{{i}}} == {{{i}}}" for i, a in enumerate(operands) if not isinstance(a, exp.Literal | exp.Boolean)]
+        plain, nan_aware = "({0} " + op + " {1})", "(_o({0}) " + op + " _o({1}))"
+        if not checks:
+            return self.strict(plain, *operands)
+        return self.strict(f"({plain} if {' and '.join(checks)} else {nan_aware})", *operands)
 
     def g_EQ(self, node: exp.EQ) -> str:
         return self._cmp(node, "==")

@@ -26,6 +26,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
+import orjson
+
 from moneytrail.errors import UserError
 
 T = TypeVar("T")
@@ -33,6 +35,17 @@ T = TypeVar("T")
 
 def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+def loads(raw: bytes | str) -> Any:
+    """orjson reads a payment's values several times faster; the standard library reads
+    what orjson refuses (NaN and Infinity, which `dumps` writes as Python's json does).
+    Integers beyond 64 bits would come back as floats: the state holds none (counts,
+    epoch seconds, amounts as floats)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
 
 
 class Txn(ABC):
@@ -209,13 +222,13 @@ class RedisStore(StateStore):
                     full = [self._k(k) for k in keys]
                     conn.send_packed_command(conn.pack_commands([("WATCH", *full), ("MGET", *full)]))
                     conn.read_response()
-                    return [None if v is None else json.loads(v) for v in conn.read_response()]
+                    return [None if v is None else loads(v) for v in conn.read_response()]
 
                 def fetch_list(key: str, conn: Any = conn) -> list[Any]:
                     k = self._k(key)
                     conn.send_packed_command(conn.pack_commands([("WATCH", k), ("LRANGE", k, 0, -1)]))
                     conn.read_response()
-                    return [json.loads(v) for v in conn.read_response()]
+                    return [loads(v) for v in conn.read_response()]
 
                 txn = _BufferedTxn(fetch, fetch_list)
                 try:
