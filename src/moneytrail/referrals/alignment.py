@@ -7,7 +7,8 @@
   session start within the window (``session_first``: 0 < paid - start <=
   window). ``gap_minutes`` is the absolute distance, in minutes. The payer is
   a subject linked to one end; the payee a subject linked to the other end or
-  a party named like it (a shared word of 3+ letters). When the payer is
+  a party named like it (a shared word of 3+ letters, or of 5+ letters one edit
+  apart, among all the names the payee's subject goes by). When the payer is
   linked to no referral subject at all, a payer named like one end paying a
   subject linked to the other end also counts, and so does a payer carrying two
   name words of a linked end (resolution split him off) paying someone named
@@ -58,18 +59,30 @@ def _linked_payments(con: duckdb.DuckDBPyConnection) -> None:
         LEFT JOIN sides o ON o.provider = t.provider AND o.record_id = t.record_id AND o.side = 'to'
         """
     )
-    # payees of payments by linked subjects, with their subject and name tokens
+    # payees of payments by linked subjects, with their subject and the name words of
+    # every name that subject goes by ("L R DIZON" is also "Lorna Dizon")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _ref_payee AS
-        SELECT DISTINCT p.provider, p.record_id, sr.subject_id,
-               {_TOKENS.format(col="p.name_norm")} AS tokens
-        FROM parties p
-        LEFT JOIN subject_records sr ON sr.provider = p.provider AND sr.record_id = p.record_id
-         AND sr.party = p.party
-        WHERE p.side = 'to'
-          AND (p.provider, p.record_id) IN (SELECT (provider, record_id) FROM _ref_pay
-                                           WHERE from_subject IS NOT NULL)
+        WITH pay AS (
+          SELECT p.provider, p.record_id, sr.subject_id, {_TOKENS.format(col="p.name_norm")} AS tokens
+          FROM parties p
+          LEFT JOIN subject_records sr ON sr.provider = p.provider AND sr.record_id = p.record_id
+           AND sr.party = p.party
+          WHERE p.side = 'to'
+            AND (p.provider, p.record_id) IN (SELECT (provider, record_id) FROM _ref_pay
+                                             WHERE from_subject IS NOT NULL)
+        ),
+        names AS (
+          SELECT sr.subject_id, list_distinct(flatten(list({_TOKENS.format(col="q.name_norm")}))) AS tokens
+          FROM subject_records sr
+          JOIN parties q ON q.provider = sr.provider AND q.record_id = sr.record_id AND q.party = sr.party
+          WHERE sr.subject_id IN (SELECT subject_id FROM pay)
+          GROUP BY sr.subject_id
+        )
+        SELECT DISTINCT pay.provider, pay.record_id, pay.subject_id,
+               list_distinct(list_concat(pay.tokens, coalesce(n.tokens, []))) AS tokens
+        FROM pay LEFT JOIN names n ON n.subject_id = pay.subject_id
         """
     )
     # payers not linked to any referral subject, of payments to linked subjects
@@ -110,6 +123,13 @@ def _linked_payments(con: duckdb.DuckDBPyConnection) -> None:
 
 # name tokens of three letters or more
 _TOKENS = "list_filter(string_split(coalesce({col}, ''), ' '), lambda x: length(x) >= 3)"
+
+# two token lists share a word, or words of five letters or more one edit apart
+# ("joselyn" on the platform, "jocelyn" at the wallet)
+_SIMILAR_TOKENS = (
+    "len(list_filter({a}, lambda t: len(list_filter({b}, lambda u: t = u OR "
+    "(length(t) >= 5 AND length(u) >= 5 AND levenshtein(t, u) <= 1))) > 0)) > 0"
+)
 
 
 # each session once per direction: (payer end a, payee end b)
@@ -262,7 +282,7 @@ def align_payments(
     # the payee is the session's other end: linked to it, or (unless strict)
     # named like it (resolution often splits a facilitator into several subjects)
     name_ok = "FALSE" if settings.align_payee_must_match else (
-        "list_has_any(y.tokens, bt.tokens)"
+        _SIMILAR_TOKENS.format(a="y.tokens", b="coalesce(bt.tokens, [])")
     )
     name_ok2 = "FALSE" if settings.align_payee_must_match else "TRUE"
     nearest = "rk = 1" if settings.align_nearest_only else "TRUE"
