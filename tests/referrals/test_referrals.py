@@ -98,6 +98,20 @@ def first_bundle() -> Bundle:
         subject("R10", "s2", role="suspect_facilitator", display_name="Nora", phones=["+63 919 000 0042"]),
     ], sessions=[{"from": "s1", "to": "s2", "kind": "video_call", "start": "2026-05-05T02:00:00Z"},
                  {"from": "s1", "to": "s2", "kind": "video_call", "start": "2026-05-12T02:05:00Z"}])
+    # N: a viewer whose account gives no name, only a country (DE); a German pays the
+    # facilitator 12 minutes before the call, an American too: only the German is his country's
+    for tid, name, email, country, phone in (
+            ("N1", "B SCHMIDT", "bs@example.de", "DE", "+49 170 0000001"),
+            ("N2", "Carl Young", "cy@example.com", "US", "+1 202 555 0142")):
+        b.transfer(transfer_id=tid, created_at="2026-06-03T11:41:00Z", sender_name=name,
+                   sender_email=email, sender_country=country, sender_phone=phone,
+                   receiver_name="Lorena Evangelista", receiver_phone="+63 917 000 0077",
+                   receiver_city="Cebu City")
+    b.referral(report_id="R11", subjects=[
+        subject("R11", "s1", role="suspect_viewer", country="DE"),
+        subject("R11", "s2", role="suspect_facilitator", display_name="Lorena Evangelista",
+                phones=["+63 917 000 0077"]),
+    ], sessions=[{"from": "s1", "to": "s2", "kind": "video_call", "start": "2026-06-03T11:53:00Z"}])
     return b
 
 
@@ -206,6 +220,14 @@ def test_a_viewer_known_only_by_his_sessions_links_to_the_man_who_pays_before_ea
     assert "2 session(s)" in evidence and "10 min" in evidence
     aligned = {(r[1], r[4]) for r in world["before"]["aligned"] if r[3] == "R10"}
     assert aligned == {("H1", 0), ("H2", 1)}
+
+
+def test_a_nameless_viewer_links_to_the_one_payer_from_his_country(world: dict[str, Any]) -> None:
+    got = world["before"]["links"]
+    assert got[("R11#s1", "session")] == {"B SCHMIDT"}  # not Carl Young, from another country
+    assert "account that gives no name" in world["before"]["evidence"]["R11#s1/session"]
+    aligned = {(r[1], r[4], r[5]) for r in world["before"]["aligned"] if r[3] == "R11"}
+    assert aligned == {("N1", 0, "payment_first")}
 
 
 def test_unmatched_kept_then_linked_by_a_later_bundle(world: dict[str, Any]) -> None:

@@ -148,7 +148,8 @@ def session_links(con: duckdb.DuckDBPyConnection, settings: ReferralSettings) ->
     A viewer who gave the platform a throw-away email and no IP can still be found by
     what he does: he pays the facilitator (linked to the session's other end) minutes
     before or after the call. The payer must share a name word with the viewer's
-    display name, and be the only payer so placed, or the one who explains the most
+    display name (or, when the account gives no name, be from its country and pay the
+    subject linked to the other end), and be the only payer so placed, or the one who explains the most
     sessions when that is at least two. Needs the temp tables of `_linked_payments` and
     `_window_candidates`, which applies the window of `settings`.
     """
@@ -156,24 +157,26 @@ def session_links(con: duckdb.DuckDBPyConnection, settings: ReferralSettings) ->
         f"""
         INSERT INTO referral_links
         WITH ends AS (
-          SELECT e.*, {_TOKENS.format(col="rs.name_norm")} AS a_tokens
+          SELECT e.*, {_TOKENS.format(col="rs.name_norm")} AS a_tokens, rs.country AS a_country
           FROM ({_ENDS_SQL}) e
           JOIN referral_subjects rs ON rs.provider = e.provider AND rs.record_id = e.a
-          WHERE rs.name_norm IS NOT NULL
+          WHERE (rs.name_norm IS NOT NULL OR rs.country IS NOT NULL)
             AND NOT EXISTS (SELECT 1 FROM referral_links la
                             WHERE la.referral_provider = e.provider AND la.referral_record_id = e.a
                               AND NOT (la.via = 'resolve' AND la.evidence = '{WEAK_RESOLVE}'))
         ),
         pay AS (
           SELECT t.provider, t.record_id, t.ts_utc, e.provider AS referral_provider, e.a, e.b,
-                 e.report_id, e.seq, abs(date_diff('second', t.ts_utc, e.start_utc)) AS gap, e.a_tokens
+                 e.report_id, e.seq, abs(date_diff('second', t.ts_utc, e.start_utc)) AS gap, e.a_tokens,
+                 e.a_country
           FROM _ref_win t
           JOIN ends e ON e.provider = t.referral_provider AND e.report_id = t.report_id
            AND e.seq = t.seq AND e.a = t.a
         ),
         c AS (
           SELECT DISTINCT x.referral_provider, x.a AS referral_record_id, fr.subject_id, x.report_id,
-                 x.seq, x.gap, tsr.subject_id AS to_subject
+                 x.seq, x.gap, tsr.subject_id AS to_subject,
+                 CASE WHEN len(x.a_tokens) = 0 THEN 'country' ELSE 'name' END AS how
           FROM pay x
           JOIN parties f ON f.provider = x.provider AND f.record_id = x.record_id AND f.side = 'from'
           JOIN subject_records fr ON fr.provider = f.provider AND fr.record_id = f.record_id
@@ -184,7 +187,13 @@ def session_links(con: duckdb.DuckDBPyConnection, settings: ReferralSettings) ->
           LEFT JOIN _ref_end_tokens bt ON bt.referral_provider = x.referral_provider
            AND bt.referral_record_id = x.b
           WHERE fr.subject_id <> tsr.subject_id
-            AND list_has_any({_TOKENS.format(col="f.name_norm")}, x.a_tokens)
+            -- the payer shares a word of the display name; an account that gives no name at
+            -- all: the payer is from its country and pays the subject linked to the other end
+            AND (list_has_any({_TOKENS.format(col="f.name_norm")}, x.a_tokens)
+                 OR (len(x.a_tokens) = 0 AND f.country = x.a_country
+                     AND tsr.subject_id IN (SELECT lc.subject_id FROM _ref_linked_subjects lc
+                                            WHERE lc.referral_provider = x.referral_provider
+                                              AND lc.referral_record_id = x.b)))
             -- the payee is the other end: linked to it, or sharing two name words with it
             AND (tsr.subject_id IN (SELECT lb.subject_id FROM _ref_linked_subjects lb
                                     WHERE lb.referral_provider = x.referral_provider
@@ -194,7 +203,7 @@ def session_links(con: duckdb.DuckDBPyConnection, settings: ReferralSettings) ->
         per AS (
           SELECT referral_provider, referral_record_id, subject_id,
                  count(DISTINCT (report_id, seq)) AS sessions, min(gap) AS gap,
-                 any_value(to_subject) AS payee
+                 any_value(to_subject) AS payee, any_value(how) AS how
           FROM c GROUP BY ALL
         ),
         ranked AS (
@@ -204,8 +213,10 @@ def session_links(con: duckdb.DuckDBPyConnection, settings: ReferralSettings) ->
           WINDOW w AS (PARTITION BY referral_provider, referral_record_id)
         )
         SELECT referral_provider, referral_record_id, subject_id, 'session',
-               format('paid {{}} (the other end) within {{}} min of {{}} session(s); shares a name with the display name',
-                      payee, round(gap / 60.0)::INTEGER, sessions)
+               format('paid {{}} (the other end) within {{}} min of {{}} session(s); {{}}',
+                      payee, round(gap / 60.0)::INTEGER, sessions,
+                      CASE WHEN how = 'name' THEN 'shares a name with the display name'
+                           ELSE 'from the country of an account that gives no name' END)
         FROM ranked
         WHERE candidates = 1 OR (sessions = best AND sessions >= 2 AND at_best = 1)
         ORDER BY 1, 2, 3
