@@ -200,6 +200,8 @@ class SplinkModel:
             from splink.backends.duckdb import DuckDBAPI
 
             self.con = duckdb.connect()
+            # beside the warehouse's DuckDB (store.WAREHOUSE_MEMORY): together under 80%
+            self.con.execute("SET memory_limit = '30%'")
             install_macros(self.con)
             self.db_api: Any = DuckDBAPI(self.con)
         elif backend == "spark":  # pragma: no cover - needs a Spark session
