@@ -39,22 +39,31 @@ RARE_NAME_SUBJECTS = 3
 RARE_NAME_WEIGHT = 8.0
 
 
-def counterparty_sets(con: duckdb.DuckDBPyConnection, root: list[int]) -> None:
-    """Write ``_resolve_cp(pid, cps)``: per profile, the groups it transacts with."""
-    groups = pa.table({"rid": pa.array(range(len(root)), pa.int64()), "grp": pa.array(root, pa.int64())})
-    con.register("_resolve_cp_groups", groups.slice(1))
+def record_groups(root: list[int]) -> pa.Table:
+    """``(rid, grp)``: each record's group (its cluster root); record ids start at 1."""
+    return pa.table({"rid": pa.array(range(len(root)), pa.int64()), "grp": pa.array(root, pa.int64())}).slice(1)
+
+
+def profile_counterparties(con: duckdb.DuckDBPyConnection, groups: str, target: str) -> None:
+    """Write ``target(pid, cps)``: per profile, the groups (of the registered ``groups``) it transacts with."""
     con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _resolve_cp AS
+        f"""
+        CREATE OR REPLACE TEMP TABLE {target} AS
         SELECT r.pid, list(DISTINCT g.grp ORDER BY g.grp) AS cps
         FROM resolve_records r
         JOIN resolve_records o ON o.provider = r.provider AND o.record_id = r.record_id
           AND o.party <> r.party AND o.side <> r.side AND r.side IN ('from', 'to')
-        JOIN _resolve_cp_groups g ON g.rid = o.rid
+        JOIN {groups} g ON g.rid = o.rid
         WHERE r.pid IS NOT NULL
         GROUP BY r.pid
         """
     )
+
+
+def counterparty_sets(con: duckdb.DuckDBPyConnection, root: list[int]) -> None:
+    """Write ``_resolve_cp(pid, cps)``: per profile, the groups it transacts with."""
+    con.register("_resolve_cp_groups", record_groups(root))
+    profile_counterparties(con, "_resolve_cp_groups", "_resolve_cp")
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _resolve_name_subjects AS

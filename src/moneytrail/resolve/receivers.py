@@ -27,8 +27,8 @@ surname taken for a middle initial). The chaining guard still applies.
 from __future__ import annotations
 
 import duckdb
-import pyarrow as pa
 
+from moneytrail.resolve.counterparty import profile_counterparties, record_groups
 from moneytrail.resolve.names import install_macros
 
 RECEIVER_CP_WEIGHT = 6.0
@@ -38,8 +38,7 @@ COMPATIBLE_NAME_WEIGHT = 5.0
 def _groups(con: duckdb.DuckDBPyConnection, root: list[int]) -> None:
     """Per profile its subject, per subject its phones, emails and dates of birth, and
     per profile the subjects it transacts with, after the second pass."""
-    groups = pa.table({"rid": pa.array(range(len(root)), pa.int64()), "grp": pa.array(root, pa.int64())})
-    con.register("_resolve_rcv_groups", groups.slice(1))
+    con.register("_resolve_rcv_groups", record_groups(root))
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _resolve_rcv_pid AS
@@ -60,18 +59,7 @@ def _groups(con: duckdb.DuckDBPyConnection, root: list[int]) -> None:
         WHERE r.pid IS NOT NULL GROUP BY g.grp
         """
     )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _resolve_rcv_cp AS
-        SELECT r.pid, list(DISTINCT g.grp) AS cps
-        FROM resolve_records r
-        JOIN resolve_records o ON o.provider = r.provider AND o.record_id = r.record_id
-          AND o.party <> r.party AND o.side <> r.side AND r.side IN ('from', 'to')
-        JOIN _resolve_rcv_groups g ON g.rid = o.rid
-        WHERE r.pid IS NOT NULL
-        GROUP BY r.pid
-        """
-    )
+    profile_counterparties(con, "_resolve_rcv_groups", "_resolve_rcv_cp")
     con.unregister("_resolve_rcv_groups")
 
 
