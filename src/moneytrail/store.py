@@ -60,7 +60,14 @@ class Warehouse:
         # beside it: a 5-million-transaction run peaked at 20.7 GiB of 24. The warehouse
         # keeps to WAREHOUSE_MEMORY and spills to disk beyond it.
         limit = memory_limit or os.environ.get("MONEYTRAIL_MEMORY_LIMIT") or WAREHOUSE_MEMORY
-        self.con.execute(f"SET memory_limit = '{limit}'")
+        try:
+            self.con.execute("SET memory_limit = '" + limit.replace("'", "''") + "'")
+        except duckdb.Error as exc:
+            self.con.close()
+            raise UserError(
+                f"memory limit {limit!r} (MONEYTRAIL_MEMORY_LIMIT) is not one DuckDB reads; "
+                "give a size such as 8GB or a share of the machine such as 40%"
+            ) from exc
         self.con.execute("SET preserve_insertion_order = true")
         # Checkpoint less often than after every file: commits stay cheap, and the
         # write-ahead log still replays after a crash.

@@ -33,3 +33,11 @@ def test_the_environment_sets_the_limit(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("MONEYTRAIL_MEMORY_LIMIT", "2GiB")
     with Warehouse(tmp_path / "w.duckdb") as wh:
         assert _limit_gib(wh) == pytest.approx(2.0, abs=0.05)
+
+
+def test_a_bad_limit_says_what_to_give(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moneytrail.errors import UserError
+
+    monkeypatch.setenv("MONEYTRAIL_MEMORY_LIMIT", "lots")
+    with pytest.raises(UserError, match="such as 8GB"):
+        Warehouse(tmp_path / "w.duckdb")
