@@ -112,6 +112,21 @@ def first_bundle() -> Bundle:
         subject("R11", "s2", role="suspect_facilitator", display_name="Lorena Evangelista",
                 phones=["+63 917 000 0077"]),
     ], sessions=[{"from": "s1", "to": "s2", "kind": "video_call", "start": "2026-06-03T11:53:00Z"}])
+    # S: resolution split both ends: the viewer (linked by email) also pays by another channel as
+    # "K WALSH", to the facilitator (linked by phone) under a fuller name with another phone,
+    # 15 minutes before a call; "Mary Walsh" pays that name too, but is not named like the viewer
+    b.transfer(transfer_id="S1", created_at="2026-07-01T03:00:00Z", sender_name="Keith Walsh",
+               sender_email="kw@example.com", sender_country="US", receiver_name="Allan Domingo",
+               receiver_phone="+63 917 000 0311", receiver_city="Cebu City")
+    for tid, name, email in (("S2", "K WALSH", "k.w.1954@example.net"), ("S3", "Mary Walsh", "mw@example.net")):
+        b.transfer(transfer_id=tid, created_at="2026-07-08T03:00:00Z", sender_name=name, sender_email=email,
+                   sender_country="US", receiver_name="Allan Aquino Domingo",
+                   receiver_phone="+63 918 000 0422", receiver_city="Lapu-Lapu City")
+    b.referral(report_id="R12", subjects=[
+        subject("R12", "s1", role="suspect_viewer", display_name="Keith Walsh", emails=["kw@example.com"]),
+        subject("R12", "s2", role="suspect_facilitator", display_name="Allan A. Domingo",
+                phones=["+63 917 000 0311"]),
+    ], sessions=[{"from": "s1", "to": "s2", "kind": "video_call", "start": "2026-07-08T03:15:00Z"}])
     return b
 
 
@@ -228,6 +243,18 @@ def test_a_nameless_viewer_links_to_the_one_payer_from_his_country(world: dict[s
     assert "account that gives no name" in world["before"]["evidence"]["R11#s1/session"]
     aligned = {(r[1], r[4], r[5]) for r in world["before"]["aligned"] if r[3] == "R11"}
     assert aligned == {("N1", 0, "payment_first")}
+
+
+def test_a_payment_between_fragments_of_both_ends_is_aligned(world: dict[str, Any]) -> None:
+    con = con_of(world)
+    split = con.execute(
+        """SELECT count(DISTINCT sr.subject_id) FROM subject_records sr
+           WHERE sr.record_id IN ('S1', 'S2') AND sr.party = 'sender'"""
+    ).fetchall()
+    assert split == [(2,)]  # the situation under test: resolution kept "K WALSH" apart
+    assert world["before"]["links"][("R12#s1", "resolve")] == {"Keith Walsh"}
+    aligned = {(r[1], r[4], r[5]) for r in world["before"]["aligned"] if r[3] == "R12"}
+    assert aligned == {("S2", 0, "payment_first")}  # not Mary Walsh's S3
 
 
 def test_unmatched_kept_then_linked_by_a_later_bundle(world: dict[str, Any]) -> None:

@@ -12,7 +12,9 @@
   linked to no referral subject at all, a payer named like one end paying a
   subject linked to the other end also counts, and so does a payer carrying two
   name words of a linked end (resolution split him off) paying someone named
-  like an unlinked end. Per session and payer, the payment closest to the
+  like an unlinked end, and so does a payer linked to nothing whose name words
+  are all names of his end paying someone who carries two name words of the
+  other end (resolution split both). Per session and payer, the payment closest to the
   session start is kept (a second payment hours after the call is routine, not
   alignment).
 - login-time match: a payment whose sender-local hour equals, within
@@ -364,6 +366,30 @@ def align_payments(
             AND fr.subject_id NOT IN (SELECT subject_id FROM _ref_linked_subjects)
             AND length(list_intersect({_TOKENS.format(col="f.name_norm")}, ta.tokens)) >= 2
             AND list_has_any({_TOKENS.format(col="y.name_norm")}, tb.tokens)
+          UNION ALL
+          -- resolution split both: a payer linked to nothing whose name words are all names
+          -- of his end ("k walsh" for "Keith Walsh") pays someone not linked to the other end
+          -- who carries two name words of hers ("allan aquino domingo" for "Allan A. Domingo")
+          SELECT t.provider, t.record_id, e.provider, e.report_id, e.seq, fr.subject_id,
+                 date_diff('second', t.ts_utc, e.start_utc)
+          FROM ends e
+          JOIN _ref_end_tokens ta ON ta.referral_provider = e.provider AND ta.referral_record_id = e.a
+          JOIN _ref_end_tokens tb ON tb.referral_provider = e.provider AND tb.referral_record_id = e.b
+          JOIN _ref_win t ON t.referral_provider = e.provider AND t.report_id = e.report_id
+           AND t.seq = e.seq AND t.a = e.a
+          JOIN parties f ON f.provider = t.provider AND f.record_id = t.record_id AND f.side = 'from'
+          JOIN subject_records fr ON fr.provider = f.provider AND fr.record_id = f.record_id
+           AND fr.party = f.party
+          JOIN parties y ON y.provider = t.provider AND y.record_id = t.record_id AND y.side = 'to'
+          LEFT JOIN subject_records yr ON yr.provider = y.provider AND yr.record_id = y.record_id
+           AND yr.party = y.party
+          WHERE ({name_ok2})
+            AND fr.subject_id NOT IN (SELECT subject_id FROM _ref_linked_subjects)
+            AND NOT EXISTS (SELECT 1 FROM _ref_linked_subjects lb WHERE lb.referral_provider = e.provider
+                            AND lb.referral_record_id = e.b AND lb.subject_id = yr.subject_id)
+            AND len({_TOKENS.format(col="f.name_norm")}) > 0
+            AND len(list_filter({_TOKENS.format(col="f.name_norm")}, lambda x: NOT list_contains(ta.tokens, x))) = 0
+            AND length(list_intersect({_TOKENS.format(col="y.name_norm")}, tb.tokens)) >= 2
         ),
         ranked AS (
           SELECT *, row_number() OVER (

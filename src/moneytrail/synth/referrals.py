@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from moneytrail.referrals.config import ReferralSettings
 from moneytrail.synth import ledger as L
 from moneytrail.synth import names as N
 from moneytrail.synth import places as P
@@ -47,6 +48,7 @@ class Spec:
     sessions: list[tuple[int, int, str, int, int | None, int | None]]  # from, to, kind, start, end, ledger row aligned
     logins: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # subject -> (ts, ip)
     submitted: int = 0
+    aligned: dict[int, list[int]] = field(default_factory=dict)  # session index -> ledger rows aligned with it
 
 
 @dataclass
@@ -153,7 +155,38 @@ def build(pop: Population, ledger: L.Ledger, consumers: np.ndarray, networks: li
             sp.logins[si] = sorted(evs)
         last = max([st for _, _, _, st, _, _ in sp.sessions], default=L.T0 + int(rng.integers(0, L.N_DAYS * 86400)))
         sp.submitted = min(L.T_END - 3600, last + int(rng.integers(86400, 40 * 86400)))
+    _align(specs, ledger)
     return specs
+
+
+def _align(specs: list[Spec], ledger: L.Ledger) -> None:
+    """Every payment-session pair the alignment rule defines, between the true persons.
+
+    Not only the sessions generated for a payment: a chat that happens to fall within
+    the window of a payment between the same two people is aligned too. The rule is
+    the referral stage's (``moneytrail.referrals.alignment``) with its defaults: the
+    session starts at most the window after the payment (inclusive), or the payment
+    follows the session start by at most the window (exclusive of zero); per session
+    and payer, the payment closest to the session start.
+    """
+    c = ledger.c
+    window = round(ReferralSettings().align_window_minutes * 60)
+    persons = np.unique([sub.person for sp in specs for sub in sp.subjects])
+    rows = np.flatnonzero(np.isin(c["frm"], persons) & np.isin(c["to"], persons))
+    by_pair: dict[tuple[int, int], list[int]] = {}
+    for r in rows.tolist():
+        by_pair.setdefault((int(c["frm"][r]), int(c["to"][r])), []).append(r)
+    for sp in specs:
+        for i, (fr, to, _kind, start, _end, _row) in enumerate(sp.sessions):
+            a, b = sp.subjects[fr].person, sp.subjects[to].person
+            for payer, payee in ((a, b), (b, a)):
+                best: tuple[int, int] | None = None
+                for r in by_pair.get((payer, payee), []):
+                    d = start - int(c["ts"][r])
+                    if -window <= d <= window and (best is None or abs(d) < best[0]):
+                        best = (abs(d), r)
+                if best is not None:
+                    sp.aligned.setdefault(i, []).append(best[1])
 
 
 def _z(ts: int) -> str:
@@ -229,8 +262,8 @@ def write(bundle: Path, pop: Population, specs: list[Spec], ledger_rid: np.ndarr
             lines.append(text)
             for si, sub in enumerate(sp.subjects):
                 truth.parties.append((provider, f"{rid}#s{si + 1}", f"s{si + 1}", sub.person))
-            for seq, (_fr, _to, _kind, _start, _end, row) in enumerate(sp.sessions):
-                if row is not None:
+            for seq, rows in sorted(sp.aligned.items()):
+                for row in rows:
                     truth.aligned.append((row, provider, rid, seq))
             truth.n_reports += 1
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
