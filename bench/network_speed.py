@@ -83,6 +83,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "network_speed.json",
+                    help="where to write the figures (a small check need not replace the at-scale record)")
     a = ap.parse_args()
     results = []
     for rows in a.rows:
@@ -92,9 +94,9 @@ def main() -> None:
             t0 = time.perf_counter()
             generate(con, rows)
             gen = time.perf_counter() - t0
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             steps = run_network(con)
-            total = time.perf_counter() - t0
+            total, cpu = time.perf_counter() - t0, time.process_time() - c0
             seed = con.execute("SELECT subject_id FROM subject_scores WHERE role = 'consumer' LIMIT 1").fetchall()
             t0 = time.perf_counter()
             if seed:
@@ -105,11 +107,12 @@ def main() -> None:
             ).fetchall()[0]
             con.close()
         r = {"transactions": rows, "subjects": n_sub, "edges": n_edges, "generate_s": round(gen, 2),
-             "network_stage_s": round(total, 2), "steps_s": {k: round(v, 2) for k, v in steps.items()},
+             "network_stage_s": round(total, 2), "network_stage_cpu_s": round(cpu, 2),
+             "loadavg": Path("/proc/loadavg").read_text().split()[:3], "steps_s": {k: round(v, 2) for k, v in steps.items()},
              "expand_s": round(exp, 2)}
         print(json.dumps(r), flush=True)
         results.append(r)
-    out = ROOT / "bench" / "results" / "network_speed.json"
+    out = a.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"threads": a.threads, "runs": results}, indent=2) + "\n")
 

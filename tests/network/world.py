@@ -29,14 +29,15 @@ CONTACTS = {
     "L1": {"account": "ACC-L1", "phone_e164": "+15550100001", "email": "lone.payer@example.com"},
     "C1": {"account": "ACC-C1", "phone_e164": "+15550100002", "email": "c1@example.com"},
 }
-COUNTRY = {"F1": "PH", "R1": "PH", "SR1": "PH", "SR2": "PH", "K": "PH", "S": "PH"}
+COUNTRY = {"F1": "PH", "R1": "PH", "SR1": "PH", "SR2": "PH", "K": "PH", "S": "PH", "G1": "CO"}
 CITY = {"F1": "Angeles City", "R1": "Angeles City", "SR1": "Cebu", "SR2": "Cebu", "K": "Cebu", "S": "Manila"}
 
 
 class Builder:
-    def __init__(self, con: duckdb.DuckDBPyConnection):
+    def __init__(self, con: duckdb.DuckDBPyConnection, names: dict[str, str] | None = None):
         self.con = con
         self.n = 0
+        self.names = names or {}  # subject -> folded name (parties.name_norm); the id otherwise
         for t in ("transactions", "parties"):
             con.execute(TABLES[t].ddl())
         con.execute("CREATE TABLE IF NOT EXISTS subject_records "
@@ -60,9 +61,10 @@ class Builder:
             for party, side, who, ctry in (("sender", "from", src, sc), ("receiver", "to", dst, rc)):
                 c = CONTACTS.get(who, {})
                 self.con.execute(
-                    """INSERT INTO parties (provider, record_id, party, side, name, city, country, account,
-                       phone_e164, email) VALUES ('remitco', ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    [rid, party, side, who, CITY.get(who), ctry, c.get("account"), c.get("phone_e164"), c.get("email")])
+                    """INSERT INTO parties (provider, record_id, party, side, name, name_norm, city, country, account,
+                       phone_e164, email) VALUES ('remitco', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [rid, party, side, self.names.get(who, who), self.names.get(who), CITY.get(who), ctry,
+                     c.get("account"), c.get("phone_e164"), c.get("email")])
                 self.con.execute("INSERT INTO subject_records VALUES (?, 'remitco', ?, ?)", [who, rid, party])
             self.con.execute("INSERT INTO transaction_scores VALUES ('remitco', ?, ?, ?, '')",
                              [rid, 0.9 if flagged else 0.05, flagged])

@@ -3,7 +3,7 @@ offender discovery, communities and places.
 
 ``run_network(con)`` is the batch run's stage after scoring. It writes
 ``network_payments``, ``network_edges``, ``network_features``, ``network_risk``,
-``network_roles``, ``communities``, ``community_summary`` and ``places``, then
+``network_roles``, ``network_name_ties``, ``communities``, ``community_summary`` and ``places``, then
 feeds the network evidence back into ``subject_scores`` and
 ``transaction_scores`` (reasons ``NW01``...``NW05``). See ``docs/network.md``.
 """
@@ -41,6 +41,7 @@ def run_network(con: duckdb.DuckDBPyConnection, *, feedback: bool = True) -> dic
     from moneytrail.network.communities import detect_communities
     from moneytrail.network.features import compute_features
     from moneytrail.network.graph import build_edges, load_graph
+    from moneytrail.network.names import write_name_ties
     from moneytrail.network.places import rank_places
     from moneytrail.network.propagation import base_risk, propagate
     from moneytrail.network.roles import assign_roles, feed_back
@@ -67,6 +68,8 @@ def run_network(con: duckdb.DuckDBPyConnection, *, feedback: bool = True) -> dic
     propagate(con)
     assign_roles(con)
     tick("propagation")
+    write_name_ties(con)
+    tick("name_ties")
     detect_communities(con, sg)
     tick("communities")
     rank_places(con)

@@ -47,7 +47,8 @@ def register(app: typer.Typer) -> None:
         for c in ("rank", "subject", "score", "role", "flagged", "path"):
             table.add_column(c)
         for r in found:
-            table.add_row(str(r.rank), r.subject_id, f"{r.score:.4f}", r.role, str(r.flagged), " → ".join(r.path))
+            path = "".join(("" if k == 0 else (" ≈ " if k - 1 in r.name_steps else " → ")) + v for k, v in enumerate(r.path))
+            table.add_row(str(r.rank), r.subject_id, f"{r.score:.4f}", r.role, str(r.flagged), path)
         out.print(table)
 
     @app.command()

@@ -8,6 +8,9 @@ people it pays that way (``cweight`` in graph.py); modularity (RB configuration)
 at resolution ``max(1, total weight / WEIGHT_PER_RESOLUTION)`` on the subjects
 with some risk, then the subjects with a domestic tie to one of them join the
 community of the one they pass money to or from most (``attach_domestic``).
+A network collects in one country: each community found by Leiden is split by
+its collectors' receiving country, and its payers follow the collectors they
+pay most (``split_by_country``).
 
 Tables written:
 
@@ -28,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 
 from moneytrail.network.graph import SubjectGraph
+from moneytrail.network.sql import fetch_numpy
 
 # Networks keep their size however big the world: the resolution grows with the graph's total
 # weight (one unit per WEIGHT_PER_RESOLUTION), never below 1; tuned on seed 101 (about 9 there with
@@ -95,10 +99,71 @@ def attach_domestic(u: ig.Graph, keep: list[int], member: np.ndarray) -> tuple[l
     return keep + x[first].tolist(), np.concatenate([member, comm[y[first]]])
 
 
+def receiving_countries(con: duckdb.DuckDBPyConnection, sg: SubjectGraph, keep: list[int]) -> np.ndarray:
+    """Per vertex of ``keep``: the code of the country it most often receives person-to-person
+    payments in, for the collectors (paid from abroad, or receiving more such payments than
+    they send); -1 otherwise."""
+    out = np.full(len(keep), -1, dtype=np.int64)
+    if not keep or not _has(con, "network_payments"):
+        return out
+    g = sg.graph
+    vs = np.asarray(keep, dtype=np.int64)
+    p2p = np.asarray(g.es["np2p"], dtype=np.float64) if g.ecount() else np.zeros(0)
+    ends = np.asarray(g.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+    n_in = np.bincount(ends[:, 1], weights=p2p, minlength=g.vcount())[vs]
+    n_out = np.bincount(ends[:, 0], weights=p2p, minlength=g.vcount())[vs]
+    xb = p2p - np.asarray(g.es["ndom"], dtype=np.float64) if g.ecount() else np.zeros(0)
+    xb_in = np.bincount(ends[:, 1], weights=xb, minlength=g.vcount())[vs]
+    collectors = vs[(xb_in > 0) | (n_in > n_out)]
+    if len(collectors) == 0:
+        return out
+    con.register("nw_collectors", pa.table({"subject_id": pa.array([sg.names[i] for i in collectors], pa.string()),
+                                            "vid": pa.array(collectors, pa.int64())}))
+    got = fetch_numpy(con, """
+        SELECT c.vid, mode(p.receiver_country) AS country FROM network_payments p
+        JOIN nw_collectors c ON c.subject_id = p.dst
+        WHERE p.p2p AND p.receiver_country IS NOT NULL GROUP BY c.vid""")
+    con.unregister("nw_collectors")
+    if len(got["vid"]) == 0:
+        return out
+    _, code = np.unique(np.asarray(got["country"], dtype=object).astype(str), return_inverse=True)
+    pos = {v: i for i, v in enumerate(keep)}
+    out[[pos[int(v)] for v in got["vid"]]] = code
+    return out
+
+
+def split_by_country(u: ig.Graph, keep: list[int], member: np.ndarray, country: np.ndarray) -> np.ndarray:
+    """Split each community by its collectors' receiving country (``country``, -1 unknown); every
+    other member follows the same-community collector it has most person-to-person payments with.
+
+    A consumer paying networks in two countries can pull them into one community; an investigator
+    refers a network to one country's police (seed 303: ARI 0.836 -> 0.847, seed 404: 0.715 -> 0.766).
+    """
+    if len(keep) == 0:
+        return member
+    ctry = country.copy()
+    sub = u.induced_subgraph(keep)
+    if sub.ecount():
+        ends = np.asarray(sub.get_edgelist(), dtype=np.int64)
+        w = np.asarray(sub.es["np2p"], dtype=np.float64)
+        x = np.concatenate([ends[:, 0], ends[:, 1]])  # the member without a country
+        y = np.concatenate([ends[:, 1], ends[:, 0]])  # a collector of its community
+        ww = np.concatenate([w, w])
+        ok = (ww > 0) & (country[x] < 0) & (country[y] >= 0) & (member[x] == member[y])
+        x, y, ww = x[ok], y[ok], ww[ok]
+        if len(x):
+            order = np.lexsort((-ww, x))
+            first = order[np.r_[True, x[order][1:] != x[order][:-1]]]
+            ctry[x[first]] = country[y[first]]
+    _, out = np.unique(np.column_stack([member, ctry]), axis=0, return_inverse=True)
+    return np.asarray(out, dtype=np.int64).ravel()
+
+
 def detect_communities(con: duckdb.DuckDBPyConnection, sg: SubjectGraph, resolution: float | None = None) -> None:
     keep = risky_vertices(con, sg)
     full = sg.undirected()
     member = leiden(full.induced_subgraph(keep), resolution)
+    member = split_by_country(full, keep, member, receiving_countries(con, sg, keep))
     keep, member = attach_domestic(full, keep, member)
     tbl = pa.table({"subject_id": pa.array([sg.names[i] for i in keep], pa.string()),
                     "c": pa.array(member, pa.int64())})

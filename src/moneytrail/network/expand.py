@@ -8,6 +8,8 @@ purchases and cash-outs at 2%, each tie times the risk of both ends plus
 ``RISK_FLOOR``, so that the walk follows suspects rather than the shop or the
 school they also pay) and returns the best-ranked other subjects with
 the shortest path (fewest hops, strongest ties) that links each to the seed.
+Receivers that may be one person entity resolution kept apart (``names.py``)
+are tied with weight ``NAME_TIE`` and count as no hop.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pyarrow as pa
 
 from moneytrail.errors import UserError
 from moneytrail.network.graph import SubjectGraph, build_edges, load_graph
+from moneytrail.network.names import name_tie_vertices
 from moneytrail.network.sql import fetch_numpy
 from moneytrail.store import table_exists
 
@@ -34,6 +37,8 @@ class Connected:
     role: str
     flagged: int
     path: list[str] = field(default_factory=list)
+    # positions i where path[i] -> path[i + 1] is a name tie (possibly one person), not money
+    name_steps: list[int] = field(default_factory=list)
 
 
 def resolve_seed(con: duckdb.DuckDBPyConnection, seed: str) -> list[str]:
@@ -80,6 +85,10 @@ RISK_FLOOR = 0.05
 # Measured on seed 303 (0.833 -> 0.854 mean top-50 recall), checked on seed 404 (0.741 -> 0.749).
 HUB_PENALTY = 0.0
 HOP_DECAY = 0.5
+# A name tie (names.py) weighs as much as a few payments between two suspects and is no hop: a
+# consumer who paid a name-only fragment of a facilitator reaches the rest of the network through it.
+# Seeds 303 / 404: mean top-50 recall 0.836 -> 0.940, 0.813 -> 0.887 (weights 1 to 10 within 0.005).
+NAME_TIE = 3.0
 
 
 def _risk_weights(con: duckdb.DuckDBPyConnection, sg: SubjectGraph, u: ig.Graph) -> np.ndarray:
@@ -108,9 +117,10 @@ def _graph(con: duckdb.DuckDBPyConnection) -> SubjectGraph:
 def expand(
     con: duckdb.DuckDBPyConnection, seed: str, top: int = 50, *, sg: SubjectGraph | None = None,
     damping: float | None = None, paths: bool = True, risk: bool = True, hub_penalty: float | None = None,
-    hop_decay: float | None = None,
+    hop_decay: float | None = None, names: bool = True,
 ) -> tuple[list[str], list[Connected]]:
-    """(seed subjects, the ``top`` connected subjects ranked by personalised PageRank)."""
+    """(seed subjects, the ``top`` connected subjects ranked by personalised PageRank);
+    ``names=False`` leaves out the name ties."""
     seeds = resolve_seed(con, seed)
     if not seeds:
         raise UserError(f"no subject, account, phone or email matches {seed!r}")
@@ -121,6 +131,13 @@ def expand(
     if not sv or u.ecount() == 0:
         return seeds, []
     weights = _risk_weights(con, sg, u) if risk else np.asarray(u.es["pweight"], dtype=np.float64)
+    hop_len = None
+    ties = name_tie_vertices(con, sg) if names else np.zeros((0, 2), dtype=np.int64)
+    if len(ties):
+        n0 = u.ecount()
+        u.add_edges(ties.tolist())  # u is the caller's own copy (sg.undirected() builds a new graph)
+        weights = np.concatenate([weights, np.full(len(ties), NAME_TIE)])
+        hop_len = np.r_[np.ones(n0), np.zeros(len(ties))].tolist()
     pr = np.asarray(u.personalized_pagerank(damping=DAMPING if damping is None else damping, reset_vertices=sv, weights=weights.tolist()))
     beta = HUB_PENALTY if hub_penalty is None else hub_penalty
     if beta:
@@ -128,15 +145,15 @@ def expand(
         pr = pr / np.power(np.maximum(strength, 1e-12), beta)
     g = HOP_DECAY if hop_decay is None else hop_decay
     if g < 1.0:
-        hops = np.asarray(u.distances(source=sv), dtype=np.float64).min(axis=0)
+        hops = np.asarray(u.distances(source=sv, weights=hop_len), dtype=np.float64).min(axis=0)
         pr = pr * np.power(g, np.where(np.isfinite(hops), np.maximum(hops - 1, 0), 50))
     pr[sv] = -1.0
     order = [int(i) for i in np.argsort(-pr, kind="stable")[:top] if pr[i] > 0]
     roles: dict[str, tuple[str, int]] = {}
     if table_exists(con, "subject_scores") and order:
-        names = [sg.names[i] for i in order]
+        ranked = [sg.names[i] for i in order]
         roles = {r[0]: (r[1] or "none", int(r[2] or 0)) for r in con.execute(
-            "SELECT subject_id, role, flagged FROM subject_scores WHERE subject_id IN (SELECT unnest(?))", [names]
+            "SELECT subject_id, role, flagged FROM subject_scores WHERE subject_id IN (SELECT unnest(?))", [ranked]
         ).fetchall()}
     route: list[list[int]] = [[] for _ in order]
     if paths and order:
@@ -146,9 +163,11 @@ def expand(
             ps = u.get_shortest_paths(s, to=order, weights=cost, output="vpath")
             best = ps if not best else [p if (p and (not b or len(p) < len(b))) else b for p, b in zip(ps, best, strict=True)]
         route = best
+    tied = {(int(a), int(b)) for a, b in ties} | {(int(b), int(a)) for a, b in ties}
     out = []
     for rank, (i, r) in enumerate(zip(order, route, strict=True), start=1):
         name = sg.names[i]
         role, flagged = roles.get(name, ("none", 0))
-        out.append(Connected(rank, name, float(pr[i]), role, flagged, [sg.names[v] for v in r]))
+        steps = [k for k in range(len(r) - 1) if (r[k], r[k + 1]) in tied]
+        out.append(Connected(rank, name, float(pr[i]), role, flagged, [sg.names[v] for v in r], steps))
     return seeds, out
