@@ -305,6 +305,15 @@ def two_countries(scale: float, seed: int, tmp: Path, *, reuse: bool = False, po
     refused = Counter(why for _, why in review if why is not None)
     out["analyst_accepts"] = round(1 - sum(refused.values()) / len(review), 4) if review else 1.0
     out["analyst_refuses"] = dict(refused.most_common())
+    strict = analyst_review(res.matches, values["A"], values["B"], strict=True)
+    out["analyst_accepts_strict"] = round(1 - sum(w is not None for _, w in strict) / len(strict), 4) if strict else 1.0
+    # matches that share a subject with another: fragments of one person matched to one subject
+    per_a = Counter(m.ours for m in res.matches)
+    per_b = Counter(m.theirs for m in res.matches)
+    grouped = [m for m in res.matches if per_a[m.ours] > 1 or per_b[m.theirs] > 1]
+    out["fragment_matches"] = {"matches": len(grouped), "correct": sum(
+        persons["A"].get(subjects["A"][m.ours]) == persons["B"].get(subjects["B"][m.theirs]) for m in grouped)}
+    out["match_stats"] = {k: v for k, v in res.stats.items() if k != "seconds"}
     for kind in ("token", "bloom", "bloom:name", "bloom:part"):
         ms = [m for m in res.matches if (m.via == kind) or (kind == "token" and not m.via.startswith("bloom"))]
         ok = sum(persons["A"].get(subjects["A"][m.ours]) == persons["B"].get(subjects["B"][m.theirs]) for m in ms)
@@ -415,15 +424,17 @@ def speed(n: int, seed: int, repeat: int = 3) -> dict[str, Any]:
     ea = enc.encode(a)
     eb = enc.encode(b)
     t_enc = time.perf_counter() - t0
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = match(ea, eb)
         times.append(round(time.perf_counter() - t0, 2))
+        cpu.append(round(time.process_time() - c0, 2))
     ok = sum(a[m.ours].ref[1:] == b[m.theirs].ref[1:] for m in res.matches)
     out = {"subjects_per_side": n, "clks": [len(ea.clks), len(eb.clks)], "block_bits": [ea.block_bits, eb.block_bits],
            "seconds_encode_both": round(t_enc, 2), "seconds_match_median": float(np.median(times)),
-           "seconds_match_runs": times,
+           "seconds_match_runs": times, "cpu_seconds_match_runs": cpu,
+           "load_average": Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else None,
            "profile_pairs_compared": int(res.stats["profile_pairs_compared"]),
            "buckets_skipped": int(res.stats.get("buckets_skipped", 0)), "matches": len(res.matches),
            "correct": ok, "true_overlap": int(n * 0.5),

@@ -50,9 +50,15 @@ def test_missing_birth_date_is_compared_on_the_fields_both_have() -> None:
 
 def test_name_only_match_must_be_unambiguous() -> None:
     ours = [subj("S1", ("Mary Nelson", None, None))]
-    theirs = [subj("R1", ("Mary Nelson", None, None)), subj("R2", ("Mary Nelson", None, "Columbus"))]
+    # two of theirs with different phones: two women, either could be ours
+    theirs = [subj("R1", ("Mary Nelson", None, None), ids=(("phone", "+16145550101"),)),
+              subj("R2", ("Mary Nelson", None, "Columbus"), ids=(("phone", "+16145550199"),))]
     assert pairs(ours, theirs) == set()
     assert len(pairs(ours, theirs, weak_unique=False)) == 1  # one-to-one still keeps only one
+    # nothing tells their two apart: fragments of one woman, unless told otherwise
+    alike = [subj("R1", ("Mary Nelson", None, None)), subj("R2", ("Mary Nelson", None, "Columbus"))]
+    assert len(pairs(ours, alike)) == 2
+    assert pairs(ours, alike, fragments=False) == set()
 
 
 def test_one_to_one_assignment_prefers_the_best() -> None:
@@ -128,8 +134,12 @@ def test_a_left_out_middle_name_matches_as_part_unless_someone_else_fits() -> No
     theirs = [subj("R1", ("Linda Margaret Adams", None, "Tampa", "US"))]
     assert pairs(ours, theirs) == {("S1", "R1", "bloom:part")}
     assert pairs(ours, theirs, part_threshold=1.01) == set()
-    # another Linda Adams on their side: either could be ours
-    assert pairs(ours, [*theirs, subj("R2", ("Linda Adams", None, None, "US"))]) == set()
+    # another Linda Adams on their side, with another phone: either could be ours, but
+    # the one of exactly her name is taken (see test_an_exact_name_is_not_blocked_by_a_longer_one)
+    other = subj("R2", ("Linda Adams", None, None, "US"), ids=(("phone", "+18135550199"),))
+    two = [subj("R1", ("Linda Margaret Adams", None, "Tampa", "US"), ids=(("phone", "+18135550101"),)), other]
+    assert pairs(ours, two, exact_dice=1.01) == set()
+    assert pairs(ours, two) == {("S1", "R2", "bloom:name")}
     # "L Adams" on our side is no rival: her name is not inside his
     both = [*ours, subj("S2", ("L Adams", None, None, "US"))]
     assert pairs(both, theirs) == {("S1", "R1", "bloom:part")}
@@ -148,8 +158,9 @@ def test_a_rival_within_the_margin_makes_a_name_match_ambiguous() -> None:
     # the exact name stands more than the margin above the one-letter variant
     assert pairs(ours, theirs) == {("S1", "R1", "bloom:name")}
     assert pairs(ours, theirs, weak_margin=0.3) == set()
-    # two of one name (word order aside): neither stands out
-    twins = [subj("R1", ("Mary Nelson", None, None, "US")), subj("R3", ("NELSON Mary", None, None, "US"))]
+    # two of one name (word order aside) and different phones: neither stands out
+    twins = [subj("R1", ("Mary Nelson", None, None, "US"), ids=(("phone", "+16145550101"),)),
+             subj("R3", ("NELSON Mary", None, None, "US"), ids=(("phone", "+16145550199"),))]
     assert pairs(ours, twins) == set()
 
 
@@ -164,8 +175,51 @@ def test_rival_scores_are_the_best_other_candidate_of_each_owner() -> None:
 
 def test_subjects_an_identifier_matched_can_be_left_out_as_rivals() -> None:
     phone = ("phone", "+639170000123")
-    ours = [subj("S1", ("Maria Santos", None, None, "PH"), ids=(phone,)), subj("S2", ("Maria Santos", None, None, "PH"))]
+    ours = [subj("S1", ("Maria Santos", None, None, "PH"), ids=(phone,)),
+            subj("S2", ("Maria Santos", None, None, "PH"), ids=(("phone", "+639170000999"),))]
     theirs = [subj("R1", ("Maria Santos", None, None, "PH"), ids=(phone,)), subj("R2", ("Santos Maria", None, None, "PH"))]
     # by default S1 is still a rival of S2 for R2: two of ours fit R2
     assert pairs(ours, theirs) == {("S1", "R1", "phone")}
     assert pairs(ours, theirs, taken_are_no_rivals=True) == {("S1", "R1", "phone"), ("S2", "R2", "bloom:name")}
+
+
+def test_fragments_of_one_person_all_match_and_are_no_rivals() -> None:
+    """Our resolver left one woman in two subjects (a card with her date of birth, a
+    wallet without): each is the other's rival for their one Margaret Martin, so
+    neither would stand out; as fragments of one person, both match her."""
+    ours = [subj("S1", ("Margaret Martin", "1956-05-29", None, "IE"), ids=(("card", "tok-1"),)),
+            subj("S2", ("Margaret Martin", None, None, "IE"), ids=(("account", "w-1"), ("email", "mm@x.example")))]
+    theirs = [subj("R1", ("MARTIN Margaret", None, "Dublin", "IE"), ids=(("iban", "IE29AIBK93115212345678"),))]
+    assert pairs(ours, theirs) == {("S1", "R1", "bloom:name"), ("S2", "R1", "bloom:name")}
+    assert pairs(ours, theirs, fragments=False) == set()
+    # the same on their side: two of theirs, one of ours
+    assert pairs(theirs, ours) == {("R1", "S1", "bloom:name"), ("R1", "S2", "bloom:name")}
+
+
+def test_namesakes_with_different_cards_are_not_fragments() -> None:
+    """Two card holders of one name and country with different cards are two people:
+    the one Margaret Martin of theirs could be either."""
+    ours = [subj("S1", ("Margaret Martin", None, None, "IE"), ids=(("card", "tok-1"),)),
+            subj("S2", ("Margaret Martin", None, None, "IE"), ids=(("card", "tok-2"),))]
+    theirs = [subj("R1", ("Margaret Martin", None, "Dublin", "IE"))]
+    assert pairs(ours, theirs) == set()
+    assert len(pairs(ours, theirs, fragment_conflict_kinds=())) == 2
+
+
+def test_fragments_with_different_birth_dates_are_two_people() -> None:
+    ours = [subj("S1", ("Paul Reid", "1960-01-01", None, "US")), subj("S2", ("Paul Reid", "1975-06-30", None, "US"))]
+    theirs = [subj("R1", ("Paul Reid", None, "Denver", "US"))]
+    assert pairs(ours, theirs) == set()
+
+
+def test_an_exact_name_is_not_blocked_by_a_longer_one() -> None:
+    """Their "Michael Collins" of Denver against our "Michael Collins" and our
+    "Michael Dennis Collins" (born in other years): the exact name matches; an exact
+    namesake would still block."""
+    ours = [subj("S1", ("Collins Michael", "1990-02-03", None, "US")),
+            subj("S2", ("Collins Dennis Michael", "1987-02-10", None, "US"))]
+    theirs = [subj("R1", ("Michael Collins", None, "Denver", "US"))]
+    assert pairs(ours, theirs) == {("S1", "R1", "bloom:name")}
+    assert pairs(ours, theirs, exact_dice=1.01) == set()
+    namesake = [*ours, subj("S3", ("Michael Collins", "1971-07-07", None, "US"))]
+    assert pairs(namesake, theirs) == set()

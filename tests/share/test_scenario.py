@@ -60,3 +60,20 @@ def test_analyst_refuses_what_he_should() -> None:
                    "a town, country or date of birth differs",
                    "the identifiers it names are not shared"]
     assert [w for _, w in analyst_review([Match(0, 0, 0.8, "bloom:part")], a, b[:4])] == [None]
+
+
+def test_analyst_reads_fragments_and_phones() -> None:
+    """Our two Margaret Martins, both matched to their one, are one woman the result
+    says our resolver left in two subjects: no rival of each other. A Keith Green of
+    theirs whose phone is not ours is another man. The strict analyst sees rivals in both."""
+    a = [subj("a1", "Margaret Martin", country="IE", ids=(("card", "tok-1"),)),
+         subj("a2", "Margaret Martin", country="IE", ids=(("account", "w-1"),)),
+         subj("a3", "Keith Green", country="US", ids=(("phone", "+16025550101"),))]
+    b = [subj("b1", "Margaret Martin", city="Dublin", country="IE"),
+         subj("b2", "Keith Green", city="Phoenix", country="US"),
+         subj("b3", "Keith Green", country="US", ids=(("phone", "+16025550199"),))]
+    ms = [Match(0, 0, 1.0, "bloom:name"), Match(1, 0, 1.0, "bloom:name"), Match(2, 1, 1.0, "bloom:name")]
+    assert [w for _, w in analyst_review(ms, a, b)] == [None, None, None]
+    assert [w for _, w in analyst_review(ms, a, b, strict=True)] == ["someone else of that name fits as well"] * 3
+    # one of the two alone: the other Margaret Martin is a rival he cannot rule out
+    assert [w for _, w in analyst_review(ms[:1], a, b)] == ["someone else of that name fits as well"]

@@ -207,6 +207,8 @@ def register(app: typer.Typer) -> None:
         name_threshold: Annotated[float, typer.Option("--name-threshold", help="Dice a match on the name (town, country) alone needs.")] = 0.9,
         margin: Annotated[float, typer.Option("--margin", help="How far a name-only match must stand above any rival (1: no rival at all).")] = 0.05,
         part: Annotated[bool, typer.Option("--part/--no-part", help="Also match a name that is nearly part of the other (a middle name left out).")] = True,
+        fragments: Annotated[bool, typer.Option("--fragments/--no-fragments", help="Let several subjects of one side that match each other (one person the resolver left in pieces) all match one of the other's.")] = True,
+        exact: Annotated[bool, typer.Option("--exact/--no-exact", help="Let an exact name match although a longer name that holds it fits too.")] = True,
         case: Annotated[str | None, typer.Option("--case", help="Match only this case's subjects (default: all).")] = None,
         store: StoreOpt = None,
         home: HomeOpt = None,
@@ -233,7 +235,8 @@ def register(app: typer.Typer) -> None:
         if margin <= 0.0 or not 0.0 < threshold <= 1.0 or not 0.0 < name_threshold <= 1.0:
             raise UserError("--threshold and --name-threshold must be in (0, 1], and --margin above 0")
         settings = MatchSettings(threshold=threshold, weak_threshold=name_threshold, strong_mask=strong,
-                                 weak_margin=margin, part_threshold=MatchSettings.part_threshold if part else 1.01)
+                                 weak_margin=margin, part_threshold=MatchSettings.part_threshold if part else 1.01,
+                                 fragments=fragments, exact_dice=MatchSettings.exact_dice if exact else 1.01)
         with OpsStore(database).session() as s:
             actor = cli_actor(s, user)
             require(actor, "share")
@@ -253,7 +256,9 @@ def register(app: typer.Typer) -> None:
                                        actor=actor.username, session=s, out=out_file, warehouse=str(wh.path),
                                        home=home, settings=settings)
                 prog.advance(task)
-        table = Table(title=f"{len(report.rows)} of our {report.ours:,} subjects match {report.partner}'s {report.theirs:,}")
+        n_ours = len({r.subject_id for r in report.rows})
+        pairs = f" ({len(report.rows):,} pairs)" if n_ours != len(report.rows) else ""
+        table = Table(title=f"{n_ours:,} of our {report.ours:,} subjects match {report.partner}'s {report.theirs:,}{pairs}")
         for col in ("our subject", "their reference", "similarity", "evidence"):
             table.add_column(col)
         for r in report.rows:

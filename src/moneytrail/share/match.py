@@ -14,11 +14,15 @@
    or, for a name that is nearly a part of the other ("linda adams" and "linda
    margaret adams"), ``part_threshold`` containment; and a name-only candidate
    must stand out: no rival of either subject within ``weak_margin``, and no
-   disagreeing phone (``conflict_kinds``).
+   disagreeing phone (``conflict_kinds``). A rival that would match the
+   subject's own candidate, were they on opposite sides, is a *fragment* of the
+   same person (one person the resolver left in several subjects) and no rival.
 3. **One-to-one.** Fuzzy pairs are assigned greedily, strong evidence first and
    then by similarity (anonlink's greedy solver), among subjects not already
    matched by a token: two people with similar names on one side cannot both
-   take the same person on the other. Token matches are kept as they are.
+   take the same person on the other. Then a fragment left out because its
+   counterpart went to another fragment of the same person matches it too.
+   Token matches are kept as they are.
 """
 
 from __future__ import annotations
@@ -79,6 +83,24 @@ class MatchSettings:
     name holds all of a subject's is then also a full-strength rival of that
     subject's other candidates (:func:`rival_strength`)."""
     part_min_dice: float = 0.7
+    exact_dice: float = 0.999
+    """A name-only candidate whose filters agree at least this much (the same name,
+    and town and country where both have them) is not blocked by a rival whose name
+    merely holds the subject's: their "Michael Collins" against our "Michael
+    Collins" and our "Michael Dennis Collins" is a match (an exact namesake still
+    blocks it, and so does a rival within ``weak_margin`` by Dice). Above 1:
+    containment rivals block every candidate."""
+    fragments: bool = True
+    """Subjects of one side that compete for the same subject of the other, and would
+    match each other were they on opposite sides (their name, and the date, town and
+    country both hold: :func:`same_person_pairs`), are taken for fragments of one
+    person that the resolver left apart: they are no rivals of each other, and each
+    of them may match that subject (:func:`assign`)."""
+    fragment_conflict_kinds: tuple[str, ...] = ("phone", "card", "account", "iban", "id_doc")
+    """Two subjects of one side that both carry identifiers of one of these kinds and
+    share none are not fragments of one person: on the synthetic world, two card
+    holders with different cards, or two wallet users with different accounts, of
+    one name are namesakes (never one person, for the card)."""
     taken_are_no_rivals: bool = False
     """Subjects an identifier has matched take no part in the fuzzy stage, as rivals
     neither: "Maria Santos" of theirs, whose phone is one of our two Maria Santos',
@@ -275,7 +297,8 @@ def fuzzy_candidates(ours: EncodedSet, theirs: EncodedSet, settings: MatchSettin
     if settings.taken_are_no_rivals and (taken_a or taken_b):
         ok &= ~np.isin(sub_a, np.fromiter(taken_a or (), dtype=np.int64))
         ok &= ~np.isin(sub_b, np.fromiter(taken_b or (), dtype=np.int64))
-    return drop_ambiguous(sub_a[ok], sub_b[ok], score[ok], settings, stats, (strength_a[ok], strength_b[ok]))
+    return drop_ambiguous(sub_a[ok], sub_b[ok], score[ok], settings, stats, (strength_a[ok], strength_b[ok]),
+                          (ours, theirs) if settings.fragments else None)
 
 
 def _tokens_by_kind(e: EncodedSet, kinds: tuple[str, ...]) -> dict[tuple[int, str], set[str]]:
@@ -353,11 +376,14 @@ def rival_strength(sims: np.ndarray, inside: np.ndarray | None, settings: MatchS
 
 def drop_ambiguous(sub_a: np.ndarray, sub_b: np.ndarray, score: np.ndarray, settings: MatchSettings,
                    stats: dict[str, float], strength: tuple[np.ndarray, np.ndarray] | None = None,
+                   sides: tuple[EncodedSet, EncodedSet] | None = None,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A name-only candidate must stand out: no other name-only candidate or rival of
     either subject may come within ``weak_margin`` of its Dice (rivals count with
     their ``strength`` for our subject and for theirs, default their Dice; with a
-    margin of 1 or more, no other candidate may exist at all). Then the rivals go."""
+    margin of 1 or more, no other candidate may exist at all). Given the two
+    encoded ``sides``, a rival that is a fragment of the same person as the
+    candidate's subject (:func:`same_person_pairs`) does not count. Then the rivals go."""
     weak = score <= 1.0
     accepted = score >= 0.0
     dice = np.where(score < 0.0, score - RIVAL, score)
@@ -365,11 +391,101 @@ def drop_ambiguous(sub_a: np.ndarray, sub_b: np.ndarray, score: np.ndarray, sett
     ambiguous = np.zeros(len(score), dtype=bool)
     if settings.weak_unique and weak.any():
         rival = np.maximum(rival_scores(sub_a, for_a, weak), rival_scores(sub_b, for_b, weak))
+        exact = weak & (dice >= settings.exact_dice)
+        if strength is not None and exact.any():
+            plain = np.maximum(rival_scores(sub_a, dice, weak), rival_scores(sub_b, dice, weak))
+            rival = np.where(exact, plain, rival)
         margin = settings.weak_margin if settings.weak_margin < 1.0 else np.inf
         ambiguous = weak & accepted & (rival > dice - margin)
+        if sides is not None and ambiguous.any():
+            ambiguous &= ~_only_fragment_rivals(sub_a, sub_b, dice, for_a, for_b, weak, ambiguous, margin,
+                                                sides, settings, stats, exact)
     stats["weak_ambiguous"] = float(ambiguous.sum())
     keep = accepted & ~ambiguous
     return sub_a[keep], sub_b[keep], score[keep]
+
+
+def _only_fragment_rivals(sub_a: np.ndarray, sub_b: np.ndarray, dice: np.ndarray, for_a: np.ndarray,
+                          for_b: np.ndarray, weak: np.ndarray, ambiguous: np.ndarray, margin: float,
+                          sides: tuple[EncodedSet, EncodedSet], settings: MatchSettings,
+                          stats: dict[str, float], exact: np.ndarray) -> np.ndarray:
+    """Which ``ambiguous`` candidates have no rival but fragments of their own subject's
+    person: every rival of our subject is a subject of theirs that matches the
+    candidate's subject of theirs, and every rival of their subject one of ours that
+    matches ours."""
+    amb = np.flatnonzero(ambiguous)
+    # the candidates of every subject an ambiguous candidate has, by subject
+    by_a: dict[int, list[int]] = defaultdict(list)
+    by_b: dict[int, list[int]] = defaultdict(list)
+    for owner, by in ((sub_a, by_a), (sub_b, by_b)):
+        rows = np.flatnonzero(weak & np.isin(owner, owner[amb]))
+        for k, o in zip(rows.tolist(), owner[rows].tolist(), strict=True):
+            by[o].append(k)
+    blockers: dict[int, tuple[list[int], list[int]]] = {}
+    pairs_a: set[tuple[int, int]] = set()
+    pairs_b: set[tuple[int, int]] = set()
+    dice_l, for_a_l, for_b_l = dice.tolist(), for_a.tolist(), for_b.tolist()
+    sub_a_l, sub_b_l, exact_l = sub_a.tolist(), sub_b.tolist(), exact.tolist()
+    for k in amb.tolist():
+        x, y, floor = sub_a_l[k], sub_b_l[k], dice_l[k] - margin
+        ra, rb = (dice_l, dice_l) if exact_l[k] else (for_a_l, for_b_l)
+        ys = [sub_b_l[j] for j in by_a[x] if j != k and ra[j] > floor]
+        xs = [sub_a_l[j] for j in by_b[y] if j != k and rb[j] > floor]
+        blockers[k] = (xs, ys)
+        pairs_a.update((min(x, o), max(x, o)) for o in xs)
+        pairs_b.update((min(y, o), max(y, o)) for o in ys)
+    ours, theirs = sides
+    same_a, same_b = same_person_pairs(ours, pairs_a, settings), same_person_pairs(theirs, pairs_b, settings)
+    out = np.zeros(len(dice), dtype=bool)
+    for k, (xs, ys) in blockers.items():
+        x, y = sub_a_l[k], sub_b_l[k]
+        out[k] = (all((min(x, o), max(x, o)) in same_a for o in xs)
+                  and all((min(y, o), max(y, o)) in same_b for o in ys))
+    stats["weak_fragment_rivals"] = float(out.sum())
+    return out
+
+
+def same_person_pairs(e: EncodedSet, pairs: set[tuple[int, int]], settings: MatchSettings) -> set[tuple[int, int]]:
+    """The pairs of one side's subjects that would be fuzzy candidates of each other:
+    some pair of their profiles compared on the fields both have reaches the
+    threshold of its evidence (:func:`tier_scores`), and no identifiers of a kind
+    both carry disagree (:attr:`MatchSettings.fragment_conflict_kinds`). Fragments of
+    one person the resolver could not join."""
+    if not pairs:
+        return set()
+    wanted = np.fromiter({x for p in pairs for x in p}, dtype=np.int64)
+    rows: dict[int, list[int]] = defaultdict(list)
+    for r in np.flatnonzero(np.isin(e.clk_owner, wanted)).tolist():
+        rows[int(e.clk_owner[r])].append(r)
+    plist = sorted(pairs)
+    ia: list[int] = []
+    ib: list[int] = []
+    owner: list[int] = []
+    for n, (x, y) in enumerate(plist):
+        for i in rows.get(x, ()):
+            for j in rows.get(y, ()):
+                ia.append(i)
+                ib.append(j)
+                owner.append(n)
+    if not ia:
+        return set()
+    xa, xb, on = np.asarray(ia, np.int64), np.asarray(ib, np.int64), np.asarray(owner, np.int64)
+    ok = _comparable(e, e, xa, xb)
+    xa, xb, on = xa[ok], xb[ok], on[ok]
+    sims, a_in_b, b_in_a = dice_and_containment(e.clks, e.clks, xa, xb)
+    strong = (e.clk_mask[xa] & e.clk_mask[xb] & settings.strong_mask) != 0
+    score = tier_scores(sims, strong, settings, np.maximum(a_in_b, b_in_a))
+    best = np.full(len(plist), NO_MATCH)
+    np.maximum.at(best, on, score)
+    kinds = settings.fragment_conflict_kinds
+    ids = _tokens_by_kind(e, kinds) if kinds else {}
+    out: set[tuple[int, int]] = set()
+    for n in np.flatnonzero(best >= 0.0).tolist():
+        x, y = plist[n]
+        if any(ids.get((x, kind)) and ids.get((y, kind)) and not ids[(x, kind)] & ids[(y, kind)] for kind in kinds):
+            continue
+        out.add((x, y))
+    return out
 
 
 def rival_scores(owner: np.ndarray, score: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -470,14 +586,20 @@ def greedy_one_to_one(sub_a: np.ndarray, sub_b: np.ndarray, score: np.ndarray) -
 
 
 def assign(sub_a: np.ndarray, sub_b: np.ndarray, score: np.ndarray, settings: MatchSettings,
-           taken_a: set[int] | None = None, taken_b: set[int] | None = None) -> list[Match]:
+           taken_a: set[int] | None = None, taken_b: set[int] | None = None,
+           sides: tuple[EncodedSet, EncodedSet] | None = None) -> list[Match]:
     """Fuzzy matches among subjects not already taken (by a token), one-to-one
-    unless told otherwise."""
+    unless told otherwise. Given the two encoded ``sides`` (and
+    :attr:`MatchSettings.fragments`), a candidate left out only because its
+    subject of the other side went to a fragment of the same person
+    (:func:`same_person_pairs`) is kept too: one person, several subjects, one match each."""
     taken_a, taken_b = taken_a or set(), taken_b or set()
     free = np.array([a not in taken_a and b not in taken_b
                      for a, b in zip(sub_a.tolist(), sub_b.tolist(), strict=True)], dtype=bool)
     sub_a, sub_b, score = sub_a[free], sub_b[free], score[free]
     keep = greedy_one_to_one(sub_a, sub_b, score) if settings.one_to_one else list(range(len(score)))
+    if settings.one_to_one and settings.fragments and sides is not None and len(keep) < len(score):
+        keep = keep + _fragment_extras(sub_a, sub_b, score, keep, sides, settings)
     out = []
     for k in keep:
         strong = score[k] > 1.0
@@ -485,6 +607,38 @@ def assign(sub_a: np.ndarray, sub_b: np.ndarray, score: np.ndarray, settings: Ma
         via = "bloom" if strong else "bloom:name" if sim >= settings.weak_threshold else "bloom:part"
         out.append(Match(int(sub_a[k]), int(sub_b[k]), round(sim, 4), via))
     return out
+
+
+def _fragment_extras(sub_a: np.ndarray, sub_b: np.ndarray, score: np.ndarray, keep: list[int],
+                     sides: tuple[EncodedSet, EncodedSet], settings: MatchSettings) -> list[int]:
+    """Name-only candidates the one-to-one solver left out whose subject on one side is
+    unmatched and a fragment of the subject that took their partner on the other side.
+    (Two subjects with one date of birth that both match one of theirs on it are left
+    to the solver: "Paul James Taylor" and "Paul James Tailor" of one town and birth
+    date may be one man, or a man and a typo of his, but one match says as much.)"""
+    partner_a = {int(sub_a[k]): int(sub_b[k]) for k in keep}
+    partner_b = {int(sub_b[k]): int(sub_a[k]) for k in keep}
+    chosen = set(keep)
+    want_a: dict[int, tuple[int, int]] = {}
+    want_b: dict[int, tuple[int, int]] = {}
+    for k in range(len(sub_a)):
+        if k in chosen or score[k] > 1.0:
+            continue
+        x, y = int(sub_a[k]), int(sub_b[k])
+        if x not in partner_a and y in partner_b:
+            want_a[k] = (min(x, partner_b[y]), max(x, partner_b[y]))
+        elif y not in partner_b and x in partner_a:
+            want_b[k] = (min(y, partner_a[x]), max(y, partner_a[x]))
+    ours, theirs = sides
+    same_a = same_person_pairs(ours, set(want_a.values()), settings)
+    same_b = same_person_pairs(theirs, set(want_b.values()), settings)
+    extra = [k for k, p in want_a.items() if p in same_a] + [k for k, p in want_b.items() if p in same_b]
+    # one extra match per subject: its most similar
+    best: dict[tuple[str, int], int] = {}
+    for k in sorted(extra, key=lambda k: (-score[k], k)):
+        side_key = ("a", int(sub_a[k])) if k in want_a else ("b", int(sub_b[k]))
+        best.setdefault(side_key, k)
+    return sorted(best.values())
 
 
 def match(ours: EncodedSet, theirs: EncodedSet, settings: MatchSettings | None = None) -> MatchResult:
@@ -515,7 +669,7 @@ def match(ours: EncodedSet, theirs: EncodedSet, settings: MatchSettings | None =
     stats["token_matches_set_aside"] = float(set_aside)
 
     sub_a, sub_b, score = fuzzy_candidates(ours, theirs, settings, stats, matched_a, matched_b)
-    fuzzy = assign(sub_a, sub_b, score, settings, matched_a, matched_b)
+    fuzzy = assign(sub_a, sub_b, score, settings, matched_a, matched_b, (ours, theirs))
     stats["fuzzy_candidates"] = float(len(score))
     stats["fuzzy_matches"] = float(len(fuzzy))
     matches.extend(fuzzy)

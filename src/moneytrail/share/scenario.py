@@ -188,7 +188,7 @@ def _tokens(names: set[str]) -> set[str]:
 
 
 def analyst_review(matches: Sequence[Match], values_a: Sequence[SubjectValues],
-                   values_b: Sequence[SubjectValues]) -> list[tuple[Match, str | None]]:
+                   values_b: Sequence[SubjectValues], *, strict: bool = False) -> list[tuple[Match, str | None]]:
     """What a demanding FIU analyst, shown both sides' records in clear, says of each
     match: ``None`` if he accepts it, else why not.
 
@@ -197,7 +197,13 @@ def analyst_review(matches: Sequence[Match], values_a: Sequence[SubjectValues],
     name word; a name-only match (``bloom:name``, ``bloom:part``) names that share
     their words but for initials and left-out names, no town, country or date of birth
     that both hold and that differ, and no one else on either side who fits as well
-    (a subject of the same name words and no differing town, country or date)."""
+    (a subject of the same name words and no differing town, country or date).
+
+    Unless ``strict``, he reads the result as a whole and the phones as well: a
+    subject the result matches to the same counterpart is no rival (the result says
+    the two are one person that a resolver left in two subjects; its own match is
+    reviewed on its own), nor is one whose phones differ from the subject's (both
+    carry phones, none in common: two men of one name)."""
     fa, fb = _profile_facts(values_a), _profile_facts(values_b)
     refs_a, refs_b = [v.ref for v in values_a], [v.ref for v in values_b]
     ids = ({v.ref: set(v.identifiers) for v in values_a}, {v.ref: set(v.identifiers) for v in values_b})
@@ -210,10 +216,23 @@ def analyst_review(matches: Sequence[Match], values_a: Sequence[SubjectValues],
     def fits(f: dict[str, set[str]], g: dict[str, set[str]]) -> bool:
         return all(f[k] & g[k] for k in ("dob", "city", "country") if f.get(k) and g.get(k))
 
-    def rivals(side: int, shared: set[str], f: dict[str, set[str]], exclude: str) -> bool:
+    phones = ({r: {x for k, x in i if k == "phone"} for r, i in ids[0].items()},
+              {r: {x for k, x in i if k == "phone"} for r, i in ids[1].items()})
+
+    def phones_differ(side: int, ref: str, rival: str) -> bool:
+        mine, theirs = phones[1 - side].get(ref, set()), phones[side].get(rival, set())
+        return not strict and bool(mine) and bool(theirs) and not mine & theirs
+
+    co_matched: tuple[dict[str, set[str]], dict[str, set[str]]] = (defaultdict(set), defaultdict(set))
+    for m in matches if not strict else ():
+        co_matched[0][refs_b[m.theirs]].add(refs_a[m.ours])  # our subjects matched to their subject
+        co_matched[1][refs_a[m.ours]].add(refs_b[m.theirs])
+
+    def rivals(side: int, shared: set[str], f: dict[str, set[str]], ref: str, exclude: set[str]) -> bool:
+        """Another subject of ``side`` that fits ``f`` (the facts of ``ref``, of the other side)."""
         facts = (fa, fb)[side]
         refs = set.intersection(*(words[side].get(t, set()) for t in shared)) if shared else set()
-        return any(r != exclude and fits(f, facts[r]) for r in refs)
+        return any(r not in exclude and fits(f, facts[r]) and not phones_differ(side, ref, r) for r in refs)
 
     out: list[tuple[Match, str | None]] = []
     for m in matches:
@@ -238,7 +257,7 @@ def analyst_review(matches: Sequence[Match], values_a: Sequence[SubjectValues],
                 why = "a town, country or date of birth differs"
             elif not shared or len(shared) < min(len(ta), len(tb), 2):
                 why = "the names do not share their words"
-            elif rivals(1, shared, f, b) or rivals(0, shared, g, a):
+            elif rivals(1, shared, f, a, co_matched[1][a] | {b}) or rivals(0, shared, g, b, co_matched[0][b] | {a}):
                 why = "someone else of that name fits as well"
         out.append((m, why))
     return out
