@@ -1,12 +1,27 @@
-"""Benchmark scoring: the whole indicator catalogue and both models over N transactions.
+"""Benchmark scoring: speed over N transactions, and quality against a world's truth.
 
-Builds a canonical warehouse of N random transactions (remittances, wallet
-payments and card purchases, with both parties and exact-key subjects) by SQL,
-then times (1) one DuckDB scan of the transactions and (2) ``score(con)``.
+Speed (default): builds a canonical warehouse of N random transactions
+(remittances, wallet payments and card purchases, with both parties and
+exact-key subjects) by SQL, then times (1) one DuckDB scan of the transactions
+and (2) ``score(con)``.
 
     python bench/scoring.py [--rows 5000000]
 
 Prints the figures and writes them to bench/results/scoring.json.
+
+Quality: for each seed, a synthetic world (``moneytrail synth``), ingested,
+resolved and referral-linked once into ``WORK/wSEED/resolved.duckdb`` (kept and
+reused; ``--fresh`` rebuilds it after entity resolution changed), then the
+stages after that (score, network) on a copy, the contract files and
+``moneytrail evaluate``; the rule baseline on another copy. Prints every
+target of issue 4 per seed beside the baseline and writes
+bench/results/scoring_quality.json.
+
+    python bench/scoring.py --quality 202,2,3 [--scale 0.5] [--work /tmp/scoring]
+                            [--weights FILE] [--fresh] [--no-baseline]
+
+Never report a seed the weights were trained on (see weights.json
+``trained_on``; the bench refuses one).
 """
 
 from __future__ import annotations
@@ -18,12 +33,13 @@ import platform
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from moneytrail.scoring import score
 from moneytrail.store import Warehouse
 
 
-def build(con, n: int) -> None:  # type: ignore[no-untyped-def]
+def build(con: Any, n: int) -> None:
     n_people = max(n // 10, 100)
     con.execute(f"""
         INSERT INTO transactions (provider, record_id, format, txn_type, ts_utc, local_hour, amount, currency,
@@ -67,10 +83,158 @@ def build(con, n: int) -> None:  # type: ignore[no-untyped-def]
     """)
 
 
+def prepare_world(seed: int, scale: float, work: Path, fresh: bool) -> tuple[Path, Path]:
+    """The world of a seed and its store after ingest, resolve and referrals (built once)."""
+    import subprocess
+    import sys
+
+    from moneytrail.ingest import ingest_bundle
+    from moneytrail.referrals import run_referrals
+    from moneytrail.resolve import resolve
+
+    world = work / f"w{seed}"
+    if not (world / "truth" / "transactions.csv").is_file():
+        subprocess.run([sys.executable, "-m", "moneytrail", "synth", "--out", str(world), "--scale", str(scale),
+                        "--seed", str(seed), "--quiet"], check=True)
+    store = world / "resolved.duckdb"
+    if fresh or not store.is_file():
+        store.unlink(missing_ok=True)
+        tmp = world / "resolved.tmp.duckdb"
+        tmp.unlink(missing_ok=True)
+        with Warehouse(tmp) as wh:
+            ingest_bundle(wh, world / "bundle")
+            resolve(wh.con)
+            run_referrals(wh.con)
+        tmp.replace(store)
+    return world, store
+
+
+def run_quality_seed(seed: int, world: Path, store: Path, weights: Path | None, baseline: bool) -> dict[str, Any]:
+    import shutil
+
+    from moneytrail.evaluate.baseline import baseline_run
+    from moneytrail.evaluate.evaluator import evaluate
+    from moneytrail.network import run_network
+    from moneytrail.pipeline.outputs import write_outputs
+
+    res: dict[str, Any] = {}
+    runs = [("model", world / "run")] + ([("baseline", world / "run-baseline")] if baseline else [])
+    for name, out in runs:
+        out.mkdir(parents=True, exist_ok=True)
+        db = out / "warehouse.duckdb"
+        shutil.copyfile(store, db)
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        with Warehouse(db) as wh:
+            if name == "model":
+                score(wh.con, weights=weights)
+                run_network(wh.con)
+            else:
+                baseline_run(wh.con)
+            write_outputs(wh.con, out)
+        secs = (time.perf_counter() - t0, time.process_time() - c0)
+        db.unlink()
+        r = evaluate(world / "truth", out)
+        res[name] = summarise(r) | {"seconds": round(secs[0], 1), "cpu_seconds": round(secs[1], 1)}
+    return res
+
+
+def summarise(r: dict[str, Any]) -> dict[str, object]:
+    t, s = r["transactions"], r["subjects"]
+    out: dict[str, object] = {
+        "tx_ap": t["average_precision"], "tx_precision": t["precision"], "tx_recall": t["recall"],
+        "tx_n": t["n"], "tx_positives": t["positives"],
+        "lone_consumer_recall": s["lone_consumer_recall"],
+    }
+    for role in ("consumer", "facilitator", "intermediary"):
+        out[f"{role}_precision"] = s[role]["precision"]
+        out[f"{role}_recall"] = s[role]["recall"]
+        out[f"{role}_true"] = s[role]["true"]
+        out[f"{role}_predicted"] = s[role]["predicted"]
+    for k, v in r["hard_negative_fpr"].items():
+        out[f"tx_fpr_{k}"] = v["fpr"]
+    for k, v in s["hard_negative_fpr"].items():
+        out[f"subject_fpr_{k}"] = v["fpr"]
+    return out
+
+
+QUALITY_ROWS = [
+    ("transactions AP (>= 0.90)", "tx_ap"),
+    ("transactions P (flagged)", "tx_precision"),
+    ("transactions R (flagged)", "tx_recall"),
+    ("consumers P (>= 0.90)", "consumer_precision"),
+    ("consumers R (>= 0.85)", "consumer_recall"),
+    ("lone consumers R", "lone_consumer_recall"),
+    ("facilitators P (>= 0.95)", "facilitator_precision"),
+    ("facilitators R (>= 0.95)", "facilitator_recall"),
+    ("intermediaries P", "intermediary_precision"),
+    ("intermediaries R", "intermediary_recall"),
+]
+
+
+def print_quality(results: dict[str, dict[str, Any]]) -> None:
+    seeds = list(results)
+    keys = [k for k, _ in QUALITY_ROWS]
+    fpr = sorted({k for r in results.values() for k in r["model"] if k.startswith(("tx_fpr_", "subject_fpr_"))})
+    rows = [(label, k) for label, k in QUALITY_ROWS] + [(k.replace("_fpr_", " FPR ") + " (<= 0.01)", k) for k in fpr]
+    _ = keys
+    head = f"{'metric':42}" + "".join(f"{'seed ' + s:>10}{'base':>8}" for s in seeds)
+    print(head)
+    for label, k in rows:
+        line = f"{label:42}"
+        for s in seeds:
+            m = results[s]["model"].get(k)
+            b = results[s].get("baseline", {}).get(k)
+            line += f"{m:>10.3f}" if isinstance(m, float | int) else f"{'-':>10}"
+            line += f"{b:>8.3f}" if isinstance(b, float | int) else f"{'-':>8}"
+        print(line)
+    print(f"{'facilitators true / flagged':42}" + "".join(
+        f"{str(results[s]['model']['facilitator_true']) + '/' + str(results[s]['model']['facilitator_predicted']):>18}"
+        for s in seeds))
+
+
+def quality(args: argparse.Namespace) -> None:
+    from moneytrail.errors import UserError
+    from moneytrail.scoring.model import load_models
+
+    seeds = [int(x) for x in str(args.quality).split(",") if x.strip()]
+    weights = Path(args.weights) if args.weights else None
+    trained = load_models(weights).trained_on
+    never = set(trained.get("never_evaluate_on_seeds", [])) | (
+        {trained["never_evaluate_on_seed"]} if "never_evaluate_on_seed" in trained else set())
+    bad = sorted(set(seeds) & {int(x) for x in never})
+    if bad:
+        raise UserError(f"the weights were trained on seed(s) {bad}: report other seeds")
+    work = Path(args.work)
+    results: dict[str, dict[str, Any]] = {}
+    for seed in seeds:
+        world, store = prepare_world(seed, args.scale, work, args.fresh)
+        results[str(seed)] = run_quality_seed(seed, world, store, weights, not args.no_baseline)
+        print(f"seed {seed}: done", flush=True)
+    print_quality(results)
+    payload = {"scale": args.scale, "weights": str(weights or "shipped"), "trained_on": trained,
+               "loadavg": Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else None,
+               "seeds": results}
+    out = Path(args.output) if args.output else Path(__file__).parent / "results" / "scoring_quality.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=5_000_000)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=5_000_000, help="speed: transactions to score")
+    ap.add_argument("--quality", metavar="SEEDS", help="quality: comma-separated world seeds to evaluate")
+    ap.add_argument("--scale", type=float, default=0.5, help="quality: world scale (default 0.5)")
+    ap.add_argument("--work", default="/tmp/scoring", help="quality: where worlds and stores are kept")
+    ap.add_argument("--weights", help="quality: a weights file (default: the shipped weights.json)")
+    ap.add_argument("--fresh", action="store_true", help="quality: rebuild the resolved stores")
+    ap.add_argument("--no-baseline", action="store_true", help="quality: skip the rule baseline")
+    ap.add_argument("--output", help="quality: JSON results file")
     args = ap.parse_args()
+    if args.quality:
+        quality(args)
+        return
     with tempfile.TemporaryDirectory() as d:
         wh = Warehouse(Path(d) / "bench.duckdb")
         t0 = time.perf_counter()

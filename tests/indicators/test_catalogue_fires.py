@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from moneytrail.indicators import compute_indicators, load_catalogue
+from moneytrail.schema import REFERRAL_SUBJECTS, REFERRALS
 
 try:  # tests/ may or may not be a package
     from tests.indicators.builders import tx, warehouse
@@ -31,6 +32,17 @@ def fan_in(senders: list[tuple[str, str]], r: str = "maria santos", **kw: Any) -
     return [tx(s=s, s_country=c, r=r, day=i, **kw) for i, (s, c) in enumerate(senders)]
 
 
+def copaid_pair() -> Rows:
+    """john smith pays maria santos and rosa cruz: the two receivers are co-paid."""
+    return [tx(), tx(day=1, r="rosa cruz")]
+
+
+def forward(frm: str, to: str) -> dict[str, Any]:
+    """A domestic wallet transfer between two receivers in the Philippines."""
+    return tx(day=2, s=frm, s_country="PH", r=to, r_country="PH", usd=80, fmt="wallet-csv")
+
+
+ROSA = "rosa cruz|PH"
 TWO = [("john smith", "US"), ("peter wilson", "AU")]
 FIVE = [*TWO, ("mark brown", "GB"), ("hans muller", "DE"), ("gary clark", "CA")]
 
@@ -107,11 +119,33 @@ CASES: dict[str, tuple[Callable[[], Rows], Callable[[], Rows], str]] = {
     "MT51": (lambda: one(aligned=1), lambda: one(login=1), "tx"),
     "MT52": (lambda: one(login=1), lambda: one(aligned=1), "tx"),
     "MT49": (lambda: series(4, usd=60), lambda: series(2, usd=60), R),
+    # network level: receivers paid by the same foreign senders (co-paid) and the money between them
+    "MT53": (lambda: [*copaid_pair(), forward("rosa cruz", "maria santos")],
+             lambda: [*copaid_pair(), forward("rosa cruz", "ana lim")], ROSA),
+    "MT54": (lambda: [*copaid_pair(), forward("rosa cruz", "maria santos")],
+             lambda: [tx(), tx(s="peter wilson", s_country="AU", r="rosa cruz"), forward("rosa cruz", "maria santos")], R),
+    "MT55": (lambda: [*fan_in(TWO, r="rosa cruz"), *fan_in(TWO * 3)],
+             lambda: [*fan_in(TWO, r="rosa cruz"), *fan_in(TWO)], ROSA),
+    "MT58": (lambda: [tx(r="rosa cruz"), tx(r="ana lim"), forward("rosa cruz", "lorna reyes"),
+                      forward("ana lim", "lorna reyes")],
+             lambda: [tx(r="rosa cruz"), tx(s="peter wilson", s_country="AU", r="ana lim"),
+                      forward("rosa cruz", "lorna reyes"), forward("ana lim", "lorna reyes")], "lorna reyes|PH"),
+    "MT59": (lambda: [*fan_in(TWO, r="rosa cruz"), *fan_in(TWO), tx(r="ana lim"), forward("ana lim", "maria santos")],
+             lambda: [*fan_in(TWO, r="rosa cruz"), *fan_in(TWO), tx(r="ana lim")], ROSA),
+    # the same, when the larger receiver shares the subject's family name (a relative)
+    "MT60": (lambda: [*fan_in(TWO, r="rosa santos"), *fan_in(TWO * 3)],
+             lambda: [*fan_in(TWO, r="rosa cruz"), *fan_in(TWO * 3)], "rosa santos|PH"),
+    "MT61": (lambda: [*fan_in(TWO, r="rosa santos"), *fan_in(TWO), tx(r="ana lim"), forward("ana lim", "maria santos")],
+             lambda: [*fan_in(TWO, r="rosa santos"), *fan_in(TWO), tx(r="ana lim")], "rosa santos|PH"),
+    "MT62": (lambda: one(r="coastal digital services", r_key="payee|PH", fmt="wallet-csv"),
+             lambda: one(r="maria santos", r_key="payee|PH", fmt="wallet-csv"), "payee|PH"),
 }
+# network level, from platform referrals (their own store: see test_referral_indicators)
+REFERRAL_CASES = ("MT56", "MT57")
 
 
 def test_every_indicator_has_a_case() -> None:
-    assert sorted(CASES) == sorted(load_catalogue().ids)
+    assert sorted([*CASES, *REFERRAL_CASES]) == sorted(load_catalogue().ids)
     assert len(CASES) >= 25
 
 
@@ -133,6 +167,7 @@ def _namespaced(ind_id: str, rows: Rows) -> Rows:
 def _evaluate(which: int) -> dict[str, bool]:
     rows = [row for i, case in CASES.items() for row in _namespaced(i, case[which]())]
     wh = warehouse(None, rows)
+    network = {i.id for i in load_catalogue().by_level("network")}
     try:
         compute_indicators(wh.con)
         result = {}
@@ -147,7 +182,8 @@ def _evaluate(which: int) -> dict[str, bool]:
                 ).fetchone()
             else:
                 subject = f"{ind_id}:{target}"
-                row = wh.con.execute(f"SELECT f_{ind_id} FROM mt_subi WHERE subject_id = ?", [subject]).fetchone()
+                table = "mt_subgi" if ind_id in network else "mt_subi"
+                row = wh.con.execute(f"SELECT f_{ind_id} FROM {table} WHERE subject_id = ?", [subject]).fetchone()
                 long = wh.con.execute(
                     "SELECT count(*) FROM subject_indicators WHERE subject_id = ? AND indicator_id = ?",
                     [subject, ind_id],
@@ -178,3 +214,41 @@ def test_fires(fired_cases: dict[str, bool], ind_id: str) -> None:
 @pytest.mark.parametrize("ind_id", sorted(CASES))
 def test_quiet(quiet_cases: dict[str, bool], ind_id: str) -> None:
     assert not quiet_cases[ind_id]
+
+
+def _referral_store(role: str, incident: str) -> Any:
+    """john smith pays maria santos; one referral names both accounts, linked to their subjects."""
+    wh = warehouse(None, [tx(), tx(day=1)])
+    con = wh.con
+    for t in (REFERRALS, REFERRAL_SUBJECTS):
+        con.execute(t.ddl())
+    con.execute("INSERT INTO referrals (provider, record_id, platform, incident_type) VALUES ('vc', 'R1', 'VidChat', ?)",
+                [incident])
+    for ref, subject, r in (("s1", S, "suspect_viewer" if role == "viewer" else "suspect"),
+                            ("s2", R, "suspect_facilitator" if role == "facilitator" else "suspect")):
+        con.execute("INSERT INTO referral_subjects (provider, record_id, report_id, subject_ref, role) VALUES ('vc', ?, 'R1', ?, ?)",
+                    [f"R1#{ref}", ref, r])
+        con.execute("INSERT INTO subject_records VALUES (?, 'vc', ?, ?)", [subject, f"R1#{ref}", ref])
+    compute_indicators(con)
+    return wh
+
+
+def _fired(con: Any, ind_id: str, subject: str) -> bool:
+    row = con.execute(f"SELECT f_{ind_id} FROM mt_subgi WHERE subject_id = ?", [subject]).fetchone()
+    long = con.execute("SELECT count(*) FROM subject_indicators WHERE subject_id = ? AND indicator_id = ?",
+                       [subject, ind_id]).fetchone()
+    fired = bool(row and row[0] == 1)
+    assert bool(long and long[0]) == fired
+    return fired
+
+
+@pytest.mark.parametrize(("ind_id", "role", "subject"), [("MT56", "facilitator", R), ("MT57", "viewer", S)])
+def test_referral_indicators(ind_id: str, role: str, subject: str) -> None:
+    wh = _referral_store(role, "live_streaming_abuse")
+    assert _fired(wh.con, ind_id, subject)
+    wh.close()
+    # the same accounts named as mere suspects, or in a report about something else: quiet
+    for r, incident in (("none", "live_streaming_abuse"), (role, "other")):
+        wh = _referral_store(r, incident)
+        assert not _fired(wh.con, ind_id, subject)
+        wh.close()

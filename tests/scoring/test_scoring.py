@@ -98,8 +98,10 @@ def test_calibration_is_reliable_on_held_out_data() -> None:
 def test_shipped_weights_cover_the_catalogue() -> None:
     models = load_models()
     assert isinstance(models, ModelSet)
-    ids = load_catalogue().ids
-    assert all(f"f_{i}" in models.transaction.features for i in ids)
+    cat = load_catalogue()
+    assert all(f"f_{i.id}" in models.transaction.features for i in cat.indicators if i.level != "network")
+    # network-level indicators feed the subject models only
+    assert all(f"f_{i.id}" in models.subject["facilitator"].features for i in cat.by_level("network"))
     text = models.to_json()
     assert ModelSet.from_json(text).transaction.weights == models.transaction.weights
 
@@ -156,3 +158,96 @@ def test_explain_link_delegates_to_entity_resolution(tmp_path: Path, monkeypatch
     assert res.exit_code == 0, res.output
     assert seen["args"] == ("p:1:sender", "q:2:payer")
     assert "rendered EXPLANATION" in res.output
+
+
+def _family_operation() -> list[dict]:
+    """Two payers abroad pay the head (maria santos) and a relative (rosa santos), who hands over at home."""
+    rows = []
+    for i, (s, c) in enumerate([("john smith", "US"), ("peter wilson", "AU"), ("mark brown", "GB")]):
+        for k in range(3):
+            rows.append(tx(day=i * 10 + k, s=s, s_country=c, r="maria santos", usd=60, hour=23, record_id=f"H{i}{k}"))
+        rows.append(tx(day=i * 10 + 5, s=s, s_country=c, r="rosa santos", usd=60, hour=23, record_id=f"L{i}"))
+    rows.append(tx(day=40, s="rosa santos", s_country="PH", r="maria santos", r_country="PH", usd=150,
+                   fmt="wallet-csv", record_id="FWD"))
+    for i in range(30):  # ordinary domestic payments
+        rows.append(tx(day=i, s=f"person{i} wilson", r="corner shop", s_country="GB", r_country="GB",
+                       usd=12.5 + i, record_id=f"N{i}"))
+    return rows
+
+
+def test_network_indicators_feed_the_subject_models_only() -> None:
+    wh = warehouse(None, _family_operation())
+    score(wh.con)
+    con = wh.con
+    feats = {r[0]: r[1:] for r in con.execute(
+        "SELECT subject_id, f_MT53, f_MT54, f_MT60 FROM mt_subf WHERE subject_id IN ('rosa santos|PH', 'maria santos|PH')"
+    ).fetchall()}
+    assert feats["rosa santos|PH"] == (1, 0, 1)  # hands over to the head, minor beside her (same family name)
+    assert feats["maria santos|PH"] == (0, 1, 0)  # collects from a receiver of her own payers
+    fired = {r[0] for r in con.execute(
+        "SELECT indicator_id FROM subject_indicators WHERE subject_id = 'rosa santos|PH'").fetchall()}
+    assert {"MT53", "MT60"} <= fired
+    # the transaction model (and so the real-time path) does not read them
+    cols = {r[0] for r in con.execute("DESCRIBE mt_txf").fetchall()}
+    assert "f_MT53" not in cols and "f_MT01" in cols
+    buf = io.StringIO()
+    explain_subject(con, load_models(), "rosa santos|PH", Console(file=buf, width=200))
+    assert "MT53" in buf.getvalue()
+    wh.close()
+
+
+def test_split_threshold_best_f1_over_people() -> None:
+    from moneytrail.scoring.model import LogisticModel
+    from moneytrail.scoring.train import split_threshold
+
+    # one feature; its value is the (uncalibrated) probability: identity-like model
+    model = LogisticModel(["x"], [1.0], 0.0)
+    z = np.array([3.0, 3.0, 3.0, 1.0, 1.0, 0.2, 0.1])  # sigmoid: .95 .95 .95 .73 .73 .55 .52
+    y = np.array([1, 1, 1, 0, 0, 1, 0])
+    # subjects 0-2 are fragments of one person: recall counts people
+    people = ["a", "a", "b", "c", "d", "e", "f"]
+    t = split_threshold(model, z.reshape(-1, 1), y, people)
+    assert t == 0.75  # above the two intermediaries at .73, below the facilitators at .95
+    # without people, every subject counts for recall; the threshold is the same here
+    assert split_threshold(model, z.reshape(-1, 1), y) == 0.75
+
+
+def test_train_command_checks_its_arguments(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from moneytrail.cli import app
+    from moneytrail.errors import UserError
+
+    def error(args: list[str]) -> str:
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code != 0 and isinstance(res.exception, UserError), res.output
+        return str(res.exception)
+
+    assert "comma-separated integers" in error(["train", "--seeds", "101,x"])
+    assert "do not combine" in error(["train", "--seeds", "101", "--truth", str(tmp_path)])
+    assert "--seeds" in error(["train"])
+
+
+def test_a_consumer_is_flagged_only_with_an_abuse_like_payment(tmp_path: Path) -> None:
+    """Sender-level evidence alone (here: escalating amounts) does not flag a consumer."""
+    from moneytrail.scoring.model import LogisticModel
+
+    rows = [tx(day=7 * i, usd=40 + 30 * i, r_country="GH", record_id=f"E{i}") for i in range(6)]
+    rows += [tx(day=i, s=f"person{i} wilson", r="corner shop", s_country="GB", r_country="GB", record_id=f"N{i}")
+             for i in range(20)]
+    base = load_models()
+
+    def run(tx_intercept: float) -> tuple[str, int]:
+        models = ModelSet(LogisticModel(["is_xb_p2p"], [0.0], tx_intercept), dict(base.subject))
+        models.subject["consumer"] = LogisticModel(["f_MT24"], [12.0], -6.0)  # escalation: p ~ 1
+        path = tmp_path / f"w{tx_intercept}.json"
+        path.write_text(models.to_json())
+        wh = warehouse(None, rows)
+        score(wh.con, weights=path)
+        row = wh.con.execute("SELECT role, flagged FROM subject_scores WHERE subject_id = 'john smith|US'").fetchone()
+        wh.close()
+        assert row is not None
+        return row[0], row[1]
+
+    assert run(-10.0) == ("consumer", 0)  # no payment scores as abuse: not flagged
+    assert run(10.0) == ("consumer", 1)  # its payments do: flagged

@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["consumer", "facilitator", "intermediary", "none"]
-Level = Literal["transaction", "sender", "receiver"]
+Level = Literal["transaction", "sender", "receiver", "network"]
 ROLES: tuple[str, ...] = ("consumer", "facilitator", "intermediary")
 
 

@@ -5,8 +5,10 @@ Tables written (all derived, rebuilt on each run):
 ``mt_txi``                 mt_tx plus one ``f_<ID>`` column (0/1) per transaction-level indicator
 ``mt_subj``                subject aggregates (features.py)
 ``mt_subi``                one ``f_<ID>`` column per sender- and receiver-level indicator, per subject
+``mt_subg``                payment-graph features per subject (features.build_graph)
+``mt_subgi``               one ``f_<ID>`` column per network-level indicator, per subject
 ``transaction_indicators`` long: each transaction-level indicator that fired, value and threshold
-``subject_indicators``     long: each sender/receiver-level indicator that fired for a subject
+``subject_indicators``     long: each sender/receiver/network-level indicator that fired for a subject
 """
 
 from __future__ import annotations
@@ -146,6 +148,15 @@ def compute_indicators(
         SELECT s.subject_id, {scols}
         FROM mt_subj s JOIN mt_subj r ON r.subject_id = s.subject_id
     """)
+    features.build_graph(con)
+    net_inds = cat.by_level("network")
+    gcols = "".join(f",\n{fires_sql(i, cfg)} AS f_{i.id}" for i in net_inds)
+    # network-level indicators read the graph features as r. (and s.)
+    con.execute(f"""
+        CREATE OR REPLACE TABLE mt_subgi AS
+        SELECT s.subject_id{gcols}
+        FROM mt_subg s JOIN mt_subg r ON r.subject_id = s.subject_id
+    """)
     if long_tables:
         write_long_tables(con, cfg, cat)
 
@@ -166,6 +177,12 @@ def write_long_tables(con: duckdb.DuckDBPyConnection, cfg: ScoringConfig, cat: C
         f"FROM mt_subj s JOIN mt_subj r ON r.subject_id = s.subject_id "
         f"JOIN mt_subi si ON si.subject_id = s.subject_id WHERE si.f_{i.id} = 1"
         for i in cat.by_level("sender") + cat.by_level("receiver")
+    ] + [
+        f"SELECT s.subject_id, '{i.id}' AS indicator_id, "
+        f"CAST(({render(i, cfg, i.value)}) AS VARCHAR) AS value, {threshold_sql(i, cfg)} AS threshold "
+        f"FROM mt_subg s JOIN mt_subg r ON r.subject_id = s.subject_id "
+        f"JOIN mt_subgi si ON si.subject_id = s.subject_id WHERE si.f_{i.id} = 1"
+        for i in cat.by_level("network")
     ]
     con.execute("DROP TABLE IF EXISTS subject_indicators")
     con.execute(SUBJECT_INDICATORS.ddl())

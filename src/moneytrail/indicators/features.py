@@ -17,6 +17,8 @@ from moneytrail.store import table_exists
 
 P2P_TYPES = "('transfer', 'send_money', 'credit_transfer', 'card_transfer', 'payment')"
 TRAVEL_MCC = "(mcc_n BETWEEN 3000 AND 3999 OR mcc_n IN (4511, 4722, 7011, 4411, 4112))"
+MAX_COPAY_RECEIVERS = 50  # a sender paying more receivers than this is not a consumer (business, payroll)
+REPORT_INCIDENTS = "('live_streaming_abuse', 'solicitation')"
 
 
 def _quote(values: tuple[str, ...] | list[str]) -> str:
@@ -236,4 +238,142 @@ def build_subjects(con: duckdb.DuckDBPyConnection, cfg: ScoringConfig) -> None:
         LEFT JOIN agent_hub h USING (subject_id)
         LEFT JOIN dev_share d USING (subject_id)
         LEFT JOIN from_recv fr USING (subject_id)
+    """)
+
+
+def _reported_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """Per subject: platform referrals naming it a suspected facilitator or viewer of live-streamed abuse."""
+    if not all(table_exists(con, t) for t in ("referral_subjects", "referrals", "subject_records")):
+        return ("SELECT CAST(NULL AS VARCHAR) AS subject_id, 0 AS n_reported_facilitator, "
+                "0 AS n_reported_viewer WHERE FALSE")
+    return f"""
+            SELECT sr.subject_id,
+                   count(DISTINCT rs.record_id) FILTER (WHERE rs.role = 'suspect_facilitator') AS n_reported_facilitator,
+                   count(DISTINCT rs.record_id) FILTER (WHERE rs.role = 'suspect_viewer') AS n_reported_viewer
+            FROM referral_subjects rs
+            JOIN referrals r ON r.provider = rs.provider AND r.record_id = rs.report_id
+            JOIN subject_records sr ON sr.provider = rs.provider AND sr.record_id = rs.record_id
+            WHERE r.incident_type IN {REPORT_INCIDENTS} AND rs.role IN ('suspect_facilitator', 'suspect_viewer')
+            GROUP BY sr.subject_id"""
+
+
+def build_graph(con: duckdb.DuckDBPyConnection) -> None:
+    """mt_subg: per subject, features of the payment graph around it (network-level indicators).
+
+    Receivers are *co-paid* when the same foreign senders pay both. From that:
+    domestic transfers to a co-paid receiver (handing over to the head) and from
+    co-paid receivers (collecting), a larger co-paid receiver beside a small
+    one, the share of a receiver's payers who also pay a collector, the name
+    under which it receives from abroad, and the platform referrals naming
+    the subject. Ratios and shares are rounded to two decimals, as
+    explanations show them. Batch only: the real-time path scores
+    transactions without them. Needs mt_txi.
+    """
+    reported = _reported_sql(con)
+    con.execute(f"""
+        CREATE OR REPLACE TABLE mt_subg AS
+        WITH rs AS (
+            -- who pays whom across borders (people, not a wallet's merchant payments), once per
+            -- pair; senders paying very many receivers (businesses, payroll) are left out of the
+            -- co-payment pairs
+            SELECT receiver_id, sender_id, count(*) AS n, count(*) OVER (PARTITION BY sender_id) AS s_recv
+            FROM mt_txi WHERE is_p2p AND cross_border AND txn_type <> 'payment' GROUP BY receiver_id, sender_id
+        ), rname AS (
+            SELECT receiver_id, min(r_name) AS r_name FROM mt_txi
+            WHERE is_p2p AND cross_border AND txn_type <> 'payment' GROUP BY receiver_id
+        ), rsum AS (
+            SELECT r.receiver_id, count(*) AS nsend, sum(r.n) AS nin, any_value(nm.r_name) AS r_name
+            FROM rs r LEFT JOIN rname nm ON nm.receiver_id = r.receiver_id GROUP BY r.receiver_id
+        ), copaid AS (
+            -- pairs of receivers paid by the same foreign senders, and how many they share
+            SELECT a.receiver_id AS r, b.receiver_id AS x, count(*) AS shared
+            FROM rs a JOIN rs b ON a.sender_id = b.sender_id AND a.receiver_id <> b.receiver_id
+            WHERE a.s_recv <= {MAX_COPAY_RECEIVERS} AND b.s_recv <= {MAX_COPAY_RECEIVERS}
+            GROUP BY a.receiver_id, b.receiver_id
+        ), rtok AS (
+            SELECT DISTINCT receiver_id, token FROM (
+                SELECT receiver_id, unnest(string_split(r_name, ' ')) AS token FROM rname WHERE r_name IS NOT NULL)
+            WHERE token <> ''
+        ), ptok AS (
+            SELECT c.r, c.x, t.token FROM copaid c JOIN rtok t ON t.receiver_id = c.r
+        ), matched AS (
+            -- a word of r's name found in x's name, or an initial of one of x's words
+            SELECT p.r, p.x, p.token FROM ptok p JOIN rtok u ON u.receiver_id = p.x
+            WHERE u.token = p.token OR (length(p.token) = 1 AND left(u.token, 1) = p.token)
+            GROUP BY p.r, p.x, p.token
+        ), unmatched AS (
+            SELECT p.r, p.x, count(*) - count(m.token) AS n, count(m.token) AS n_matched
+            FROM ptok p LEFT JOIN matched m ON m.r = p.r AND m.x = p.x AND m.token = p.token
+            GROUP BY p.r, p.x
+        ), named AS (
+            -- co-paid pairs under different names: neither name is the other's, give or take
+            -- words and initials (`j p pascual` / `jovelyn pascual`: one person, split);
+            -- kin: the names still share a word (a family name)
+            SELECT c.r, c.x, c.shared, n.nsend, n.nin, m.nin AS x_nin, coalesce(a.n_matched, 0) > 0 AS kin
+            FROM copaid c JOIN rsum n ON n.receiver_id = c.r JOIN rsum m ON m.receiver_id = c.x
+            LEFT JOIN unmatched a ON a.r = c.r AND a.x = c.x
+            LEFT JOIN unmatched b ON b.r = c.x AND b.x = c.r
+            WHERE coalesce(a.n, 1) > 0 AND coalesce(b.n, 1) > 0
+        ), dom AS (
+            SELECT sender_id, receiver_id, count(*) AS n FROM mt_txi
+            WHERE is_p2p AND NOT cross_border GROUP BY sender_id, receiver_id
+        ), fwd_cp AS (
+            SELECT d.sender_id AS subject_id, sum(d.n) AS n_fwd_copaid
+            FROM dom d JOIN copaid c ON c.r = d.sender_id AND c.x = d.receiver_id GROUP BY d.sender_id
+        ), coll_cp AS (
+            SELECT d.receiver_id AS subject_id, count(DISTINCT d.sender_id) AS n_coll_copaid
+            FROM dom d JOIN copaid c ON c.r = d.receiver_id AND c.x = d.sender_id GROUP BY d.receiver_id
+        ), coll_grp AS (
+            -- domestic senders of the subject that share foreign payers with another of its
+            -- domestic senders: the receivers of one operation handing over to its head
+            SELECT d1.receiver_id AS subject_id, count(DISTINCT d1.sender_id) AS n_coll_group
+            FROM dom d1 JOIN dom d2 ON d2.receiver_id = d1.receiver_id AND d2.sender_id <> d1.sender_id
+            JOIN copaid c ON c.r = d1.sender_id AND c.x = d2.sender_id
+            GROUP BY d1.receiver_id
+        ), dom_in AS (
+            SELECT receiver_id AS subject_id, count(DISTINCT sender_id) AS n_dom_senders FROM dom GROUP BY receiver_id
+        ), minor AS (
+            -- a larger receiver (another name) is paid by at least half of this receiver's senders
+            SELECT r AS subject_id, max(CAST(x_nin AS DOUBLE) / nin) AS minor_ratio,
+                   max(CASE WHEN kin THEN CAST(x_nin AS DOUBLE) / nin END) AS minor_kin_ratio
+            FROM named WHERE nsend >= 2 AND shared * 2 >= nsend GROUP BY r
+        ), collectors AS (
+            SELECT subject_id FROM coll_cp
+            UNION SELECT g.subject_id FROM coll_grp g JOIN dom_in d ON d.subject_id = g.subject_id
+            WHERE g.n_coll_group >= 2 AND 2 * g.n_coll_group >= d.n_dom_senders
+        ), beside AS (
+            -- the largest share of the subject's foreign senders who also pay a collector
+            -- (another name); collectors themselves are left out
+            SELECT nm.r AS subject_id, max(CAST(nm.shared AS DOUBLE) / nm.nsend) AS beside_collector,
+                   max(CASE WHEN nm.kin THEN CAST(nm.shared AS DOUBLE) / nm.nsend END) AS beside_kin_collector
+            FROM named nm JOIN collectors k ON k.subject_id = nm.x
+            WHERE nm.r NOT IN (SELECT subject_id FROM collectors)
+            GROUP BY nm.r
+        ), reported AS (
+            {reported}
+        ), ids AS (
+            SELECT subject_id FROM fwd_cp UNION SELECT subject_id FROM coll_cp UNION SELECT subject_id FROM coll_grp
+            UNION SELECT subject_id FROM minor UNION SELECT subject_id FROM beside UNION SELECT subject_id FROM reported
+            UNION SELECT receiver_id AS subject_id FROM rname
+        )
+        SELECT ids.subject_id, nm.r_name AS r_name,
+               coalesce(fc.n_fwd_copaid, 0) AS n_fwd_copaid,
+               coalesce(cc.n_coll_copaid, 0) AS n_coll_copaid,
+               coalesce(cg.n_coll_group, 0) AS n_coll_group,
+               round(coalesce(CAST(cg.n_coll_group AS DOUBLE) / di.n_dom_senders, 0), 2) AS coll_group_share,
+               round(coalesce(mi.minor_ratio, 0), 2) AS minor_ratio,
+               round(coalesce(mi.minor_kin_ratio, 0), 2) AS minor_kin_ratio,
+               round(coalesce(bc.beside_collector, 0), 2) AS beside_collector,
+               round(coalesce(bc.beside_kin_collector, 0), 2) AS beside_kin_collector,
+               coalesce(rp.n_reported_facilitator, 0) AS n_reported_facilitator,
+               coalesce(rp.n_reported_viewer, 0) AS n_reported_viewer
+        FROM ids
+        LEFT JOIN fwd_cp fc ON fc.subject_id = ids.subject_id
+        LEFT JOIN coll_cp cc ON cc.subject_id = ids.subject_id
+        LEFT JOIN coll_grp cg ON cg.subject_id = ids.subject_id
+        LEFT JOIN dom_in di ON di.subject_id = ids.subject_id
+        LEFT JOIN minor mi ON mi.subject_id = ids.subject_id
+        LEFT JOIN beside bc ON bc.subject_id = ids.subject_id
+        LEFT JOIN reported rp ON rp.subject_id = ids.subject_id
+        LEFT JOIN rname nm ON nm.receiver_id = ids.subject_id
     """)

@@ -20,7 +20,7 @@ import duckdb
 from moneytrail.indicators import ScoringConfig, compute_indicators, load_catalogue, load_config
 from moneytrail.indicators.catalogue import ROLES
 from moneytrail.schema import Column, Table, register
-from moneytrail.scoring.model import SPLIT_MODEL, ModelSet, load_models
+from moneytrail.scoring.model import SPLIT_MODEL, SPLIT_THRESHOLD, ModelSet, load_models
 from moneytrail.store import scalar, table_exists
 
 TRANSACTION_SCORES = register(
@@ -60,6 +60,7 @@ SUBJECT_SCORES = register(
 DEFAULT_TARGET_PRECISION = 0.95  # transactions
 DEFAULT_SUBJECT_TARGET_PRECISION = 0.9  # each role queue of subjects
 ROLE_FLOOR = 0.3  # below this best role score, the role is 'none'
+CONSUMER_EVIDENCE = 0.5  # a flagged consumer has a payment scoring at least this (or a viewer report)
 
 CARD_TX = ("MT10", "MT11", "MT12", "MT13", "MT16")
 
@@ -105,9 +106,11 @@ def _reasons_sql(ids: list[str], cond: str = "{c} = 1", prefix: str = "") -> str
 def build_subject_features(con: duckdb.DuckDBPyConnection) -> None:
     """mt_subf: the subject models' features, for every subject."""
     cat = load_catalogue()
-    subj_ids = [i.id for i in cat.indicators if i.level != "transaction"]
+    subj_ids = [i.id for i in cat.indicators if i.level in ("sender", "receiver")]
+    net_ids = [i.id for i in cat.by_level("network")]
     tx_ids = [i.id for i in cat.by_level("transaction")]
-    universe = "SELECT subject_id FROM mt_subj UNION SELECT sender_id FROM mt_txf UNION SELECT receiver_id FROM mt_txf"
+    universe = ("SELECT subject_id FROM mt_subj UNION SELECT subject_id FROM mt_subg "
+                "UNION SELECT sender_id FROM mt_txf UNION SELECT receiver_id FROM mt_txf")
     if table_exists(con, "subject_records"):
         universe += " UNION SELECT subject_id FROM subject_records"
     shares = ", ".join(f"avg(CAST(f.f_{i} AS DOUBLE)) AS share_{i}" for i in tx_ids)
@@ -115,9 +118,11 @@ def build_subject_features(con: duckdb.DuckDBPyConnection) -> None:
         CREATE OR REPLACE TABLE mt_subf AS
         WITH u AS ({universe}),
         outs AS (
+            -- shares over the cross-border transfers only: card spend counts through the
+            -- sender-level indicators that tie it to remittances (MT27-MT29)
             SELECT f.sender_id AS subject_id, {shares}, max(s.score) AS tx_out
             FROM mt_txf f JOIN transaction_scores s USING (provider, record_id)
-            WHERE f.rel_s = 1 GROUP BY f.sender_id
+            WHERE f.is_xb_p2p = 1 GROUP BY f.sender_id
         ), ins AS (
             SELECT f.receiver_id AS subject_id, avg(s.score) AS tx_in,
                    avg(CAST(f.f_MT14 AS DOUBLE)) AS in_share_MT14,
@@ -126,12 +131,13 @@ def build_subject_features(con: duckdb.DuckDBPyConnection) -> None:
             WHERE f.is_xb_p2p = 1 GROUP BY f.receiver_id
         )
         SELECT u.subject_id,
-               {", ".join(f"coalesce(si.f_{i}, 0) AS f_{i}" for i in subj_ids)},
+               {", ".join([f"coalesce(si.f_{i}, 0) AS f_{i}" for i in subj_ids]
+                          + [f"coalesce(gi.f_{i}, 0) AS f_{i}" for i in net_ids])},
                {", ".join(f"coalesce(o.share_{i}, 0) AS share_{i}" for i in tx_ids)},
                coalesce(o.tx_out, 0) AS tx_out, coalesce(i.tx_in, 0) AS tx_in,
                coalesce(i.in_share_MT14, 0) AS in_share_MT14,
                coalesce(i.in_share_MT15, 0) AS in_share_MT15
-        FROM u LEFT JOIN mt_subi si USING (subject_id)
+        FROM u LEFT JOIN mt_subi si USING (subject_id) LEFT JOIN mt_subgi gi USING (subject_id)
         LEFT JOIN outs o USING (subject_id) LEFT JOIN ins i USING (subject_id)
     """)
 
@@ -139,7 +145,8 @@ def build_subject_features(con: duckdb.DuckDBPyConnection) -> None:
 def subject_feature_names() -> list[str]:
     cat = load_catalogue()
     return (
-        [f"f_{i.id}" for i in cat.indicators if i.level != "transaction"]
+        [f"f_{i.id}" for i in cat.indicators if i.level in ("sender", "receiver")]
+        + [f"f_{i.id}" for i in cat.by_level("network")]
         + [f"share_{i.id}" for i in cat.by_level("transaction")]
         + ["tx_out", "tx_in", "in_share_MT14", "in_share_MT15"]
     )
@@ -149,7 +156,7 @@ def transaction_feature_names() -> list[str]:
     cat = load_catalogue()
     return (
         ["is_xb_p2p", "is_card", "is_withdrawal", "is_dom_p2p"]
-        + [f"f_{i.id}" for i in cat.indicators]
+        + [f"f_{i.id}" for i in cat.indicators if i.level != "network"]
         + [f"o_{i.id}" for i in cat.by_level("receiver")]
     )
 
@@ -201,7 +208,7 @@ def _score_transactions(
     target_precision: float | None, alert_budget: float | None,
 ) -> None:
     cat = load_catalogue()
-    ids = [i.id for i in cat.indicators]
+    ids = [i.id for i in cat.indicators if i.level != "network"]
     recv = [i.id for i in cat.by_level("receiver")]
     reasons = "concat_ws(';', " + ", ".join(
         [f"CASE WHEN f_{i} = 1 THEN '{i}' END" for i in ids] + [f"CASE WHEN o_{i} = 1 THEN '{i}' END" for i in recv]
@@ -251,6 +258,11 @@ def apply_alert_budget(con: duckdb.DuckDBPyConnection, alert_budget: float) -> i
     return n
 
 
+def _eligible(role: str) -> str:
+    """What a subject of the role must show before it is flagged, beside its score."""
+    return "consumer_evidence" if role == "consumer" else "TRUE"
+
+
 def _score_subjects(
     con: duckdb.DuckDBPyConnection, models: ModelSet, cfg: ScoringConfig, target_precision: float | None
 ) -> None:
@@ -259,8 +271,15 @@ def _score_subjects(
     tx_ids = [i.id for i in cat.by_level("transaction")]
     role_cols = ", ".join(f"{models.subject[r].score_sql()} AS p_{r}" for r in ROLES)
     split = models.subject.get(SPLIT_MODEL)
-    # facilitator or intermediary: a dedicated model when trained, else the larger one-vs-rest
-    is_fac = f"{split.score_sql()} >= 0.5" if split else "p_facilitator >= p_intermediary"
+    split_at = float(models.thresholds.get(SPLIT_THRESHOLD, 0.5))
+    # P(facilitator | receiving side): a dedicated model when trained, else the one-vs-rest ratio
+    split_col = split.score_sql() if split else "CAST(NULL AS DOUBLE)"
+    p_split = "p_split_model" if split else "p_facilitator / nullif(p_facilitator + p_intermediary, 0)"
+    # a consumer is flagged only with a payment that scores as abuse on its own, or a platform
+    # report naming it as a viewer: sender-level evidence alone (frequency, escalation, small
+    # sums to a high-risk country) also describes romance-scam victims
+    reported = "f_MT57 = 1" if "MT57" in subj_ids else "FALSE"
+    evidence = f"(tx_out >= {CONSUMER_EVIDENCE!r} OR {reported})"
     reasons = (
         "concat_ws(';', "
         + ", ".join(f"CASE WHEN f_{i} = 1 THEN '{i}' END" for i in subj_ids)
@@ -270,16 +289,22 @@ def _score_subjects(
     )
     con.execute(f"""
         CREATE OR REPLACE TABLE mt_sub_scored AS
-        WITH p AS (SELECT subject_id, {role_cols}, {is_fac} AS is_fac, {reasons} AS reasons FROM mt_subf)
-        SELECT subject_id, p_consumer, p_facilitator, p_intermediary, reasons,
-               -- the receiving side (facilitator or intermediary) is one queue: the two
-               -- one-vs-rest models share most evidence, their sum estimates P(either)
-               greatest(p_consumer, least(p_facilitator + p_intermediary, 1.0)) AS score,
-               CASE WHEN greatest(p_consumer, p_facilitator + p_intermediary) < {ROLE_FLOOR} THEN 'none'
-                    WHEN p_consumer >= p_facilitator + p_intermediary THEN 'consumer'
-                    WHEN is_fac THEN 'facilitator'
+        WITH p AS (SELECT subject_id, {role_cols}, {split_col} AS p_split_model, {reasons} AS reasons,
+                          {evidence} AS consumer_evidence FROM mt_subf),
+        q AS (
+            -- the receiving side (facilitator or intermediary) is one queue: the two one-vs-rest
+            -- models share most evidence, their sum estimates P(either); the split model says
+            -- which of the two roles it plays
+            SELECT *, least(p_facilitator + p_intermediary, 1.0) AS p_receiving,
+                   coalesce({p_split}, 0.5) AS p_split FROM p
+        )
+        SELECT subject_id, p_consumer, p_facilitator, p_intermediary, reasons, consumer_evidence,
+               greatest(p_consumer, p_receiving) AS score,
+               CASE WHEN greatest(p_consumer, p_receiving) < {ROLE_FLOOR} THEN 'none'
+                    WHEN p_consumer >= p_receiving THEN 'consumer'
+                    WHEN p_split >= {split_at!r} THEN 'facilitator'
                     ELSE 'intermediary' END AS role
-        FROM p
+        FROM q
     """)
     tp = target_precision if target_precision is not None else (
         cfg.subject_target_precision or DEFAULT_SUBJECT_TARGET_PRECISION
@@ -287,9 +312,10 @@ def _score_subjects(
     # one threshold per role: the precision of each role's queue is what an analyst sizes
     thresholds = {}
     for role in ROLES:
-        thr = con.execute(flag_threshold_sql(f"(SELECT score FROM mt_sub_scored WHERE role = '{role}')", tp, None)).fetchone()
+        queue = f"(SELECT score FROM mt_sub_scored WHERE role = '{role}' AND {_eligible(role)})"
+        thr = con.execute(flag_threshold_sql(queue, tp, None)).fetchone()
         thresholds[role] = thr[0] if thr and thr[0] is not None else 2.0
-    cases = " ".join(f"WHEN role = '{r}' AND score >= {t!r} THEN 1" for r, t in thresholds.items())
+    cases = " ".join(f"WHEN role = '{r}' AND {_eligible(r)} AND score >= {t!r} THEN 1" for r, t in thresholds.items())
     con.execute("DROP TABLE IF EXISTS subject_scores")
     con.execute(SUBJECT_SCORES.ddl())
     con.execute(f"""

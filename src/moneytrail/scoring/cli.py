@@ -75,16 +75,23 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def train(
-        world: Annotated[Path | None, typer.Option("--world", help="A directory written by `moneytrail synth` (bundle/ and truth/).")] = None,
+        world: Annotated[list[Path] | None, typer.Option("--world", help="A directory written by `moneytrail synth` (bundle/ and truth/); repeat for several worlds.")] = None,
+        seeds: Annotated[str | None, typer.Option("--seeds", help="Generate (when missing) and train on the worlds of these seeds, e.g. 101,102,103.")] = None,
+        scale: Annotated[float, typer.Option("--scale", help="World scale with --seeds.")] = 0.5,
+        work: Annotated[Path, typer.Option("--work", help="Where the --seeds worlds and their stores are kept.")] = Path("/tmp/moneytrail-train"),
+        reuse_stores: Annotated[bool, typer.Option("--reuse-stores", help="Use the worlds' train-warehouse.duckdb as they are (skip ingest and resolve).")] = False,
         truth: Annotated[Path | None, typer.Option("--truth", help="The world's truth folder (with --store holding the ingested, resolved world).")] = None,
         store: StoreOpt = None,
         output: Annotated[Path | None, typer.Option("--output", help="Where to write the weights (default: the shipped weights.json).")] = None,
         from_dispositions: Annotated[bool, typer.Option("--from-dispositions", help="Learn from analysts' closed cases over the run in --store.")] = False,
         database: Annotated[str | None, typer.Option("--database", help="Operational store URL, with --from-dispositions.")] = None,
     ) -> None:
-        """Fit the transparent models on a synthetic world's truth, or on analysts' dispositions."""
+        """Fit the transparent models on synthetic worlds' truth, or on analysts' dispositions.
+
+        The shipped weights are rebuilt by `moneytrail train --seeds 101,102,103,104,105,106,109,110,111` (never report those seeds).
+        """
         from moneytrail.scoring.model import shipped_weights_path
-        from moneytrail.scoring.train import train_world
+        from moneytrail.scoring.train import synth_worlds, train_world, train_worlds
 
         if from_dispositions:
             from moneytrail.cases.dispositions import train_from_dispositions
@@ -97,12 +104,25 @@ def register(app: typer.Typer) -> None:
                       f"({disp.positive_transactions:,} abuse and {disp.negative_transactions:,} other transactions)")
             out.print(f"wrote {output}; use it with `moneytrail run --weights {output}`")
             return
-        if world is None and truth is None:
-            raise UserError("give --world DIR, or --truth DIR/truth with --store STORE")
-        truth_dir = truth or (world / "truth" if world else None)
-        assert truth_dir is not None
         target = output or shipped_weights_path()
-        models = train_world(world, truth_dir, store, target)
+        if seeds is not None or world:
+            if truth is not None or store is not None:
+                raise UserError("--truth/--store train on one store; do not combine them with --world or --seeds")
+            seed_list: list[int] | None = None
+            worlds = list(world or [])
+            if seeds is not None:
+                try:
+                    seed_list = [int(x) for x in seeds.split(",") if x.strip()]
+                except ValueError:
+                    raise UserError(f"--seeds takes comma-separated integers, e.g. 101,102,103; got {seeds!r}") from None
+                if not seed_list or scale <= 0:
+                    raise UserError("--seeds needs at least one seed and a positive --scale")
+                worlds += synth_worlds(seed_list, scale, work)
+            models = train_worlds(worlds, target, seeds=seed_list, scale=scale, reuse_stores=reuse_stores)
+        else:
+            if truth is None:
+                raise UserError("give --seeds 101,102,103, --world DIR, or --truth DIR/truth with --store STORE")
+            models = train_world(None, truth, store, target)
         out.print(f"wrote {target}")
         out.print(f"transaction model: {models.transaction.metrics}")
         for role, m in models.subject.items():

@@ -22,6 +22,9 @@ from moneytrail.errors import UserError
 
 WEIGHTS_FILE = "weights.json"
 SPLIT_MODEL = "facilitator_vs_intermediary"  # P(facilitator | receiving side)
+# the receiving-side subjects with P(facilitator | receiving side) at least this are facilitators,
+# the others intermediaries (chosen by `train` for the facilitator queue's precision; default 0.5)
+SPLIT_THRESHOLD = "facilitator_split"
 
 
 @dataclass
@@ -105,8 +108,9 @@ def default_models() -> ModelSet:
 
     cat = load_catalogue()
     recv = cat.by_level("receiver")
-    tx_feats = ["is_xb_p2p", "is_card", "is_withdrawal", "is_dom_p2p"] + [f"f_{i.id}" for i in cat.indicators] + [f"o_{i.id}" for i in recv]
-    tx_w = [0.0] * 4 + [(-2.0 if i.role == "none" else 1.0) for i in cat.indicators] + [1.0 for _ in recv]
+    tx_inds = [i for i in cat.indicators if i.level != "network"]  # network-level: subject models only
+    tx_feats = ["is_xb_p2p", "is_card", "is_withdrawal", "is_dom_p2p"] + [f"f_{i.id}" for i in tx_inds] + [f"o_{i.id}" for i in recv]
+    tx_w = [0.0] * 4 + [(-2.0 if i.role == "none" else 1.0) for i in tx_inds] + [1.0 for _ in recv]
     sub = {}
     for role in ("consumer", "facilitator", "intermediary"):
         feats = [f"f_{i.id}" for i in cat.indicators if i.level != "transaction"]
