@@ -557,28 +557,49 @@ class _Builder:
             lines.append(f"Payment network {c.community_id}: {len(c.members)} members ("
                          + ", ".join(f"{n} {r}" for r, n in sorted(roles.items()))
                          + f"), {c.payments} payments worth USD {c.total_usd:,.2f}.")
+        # each indicator's source once, before the subjects; when the whole would pass
+        # 8,000 characters, the lowest subjects shrink to one line each (ids only) first
+        blocks: list[tuple[list[str], list[str], dict[str, str]]] = []
         for s in ev.subjects:
-            lines.append("")
-            lines.append(f"Subject {s.subject_id} {s.name!r}: {s.role}, score {s.score:.3f}"
-                         + (", flagged" if s.flagged else "")
-                         + (f"; countries {', '.join(s.countries)}" if s.countries else "")
-                         + (f"; providers {', '.join(s.providers)}" if s.providers else "") + ".")
+            head = (f"Subject {s.subject_id} {s.name!r}: {s.role}, score {s.score:.3f}"
+                    + (", flagged" if s.flagged else "")
+                    + (f"; countries {', '.join(s.countries)}" if s.countries else "")
+                    + (f"; providers {', '.join(s.providers)}" if s.providers else ""))
+            full = ["", head + "."]
             for h in s.indicators:
                 val = f": {h.value}" if h.value else ""
                 thr = f" (threshold {h.threshold})" if h.threshold else ""
                 n = f"; fired on {h.n_transactions} of its payments" if h.n_transactions else ""
-                lines.append(f"- {h.id} {h.title}{val}{thr}{n}. Source: {h.sources}.")
-            for a in s.platform_accounts:
-                lines.append(f"- Platform account {a.key}: {_social_text(a)}")
+                full.append(f"- {h.id} {h.title}{val}{thr}{n}.")
+            for a in s.platform_accounts:  # in full in the social_account block
+                full.append(f"- Platform account {a.key}" + (f" ({a.display_name})" if a.display_name else "")
+                            + f": {a.role or 'subject'} in referral {a.report_id}.")
+            ids = ", ".join(h.id for h in s.indicators)
+            blocks.append((full, ["", head + (f"; indicators {ids}." if ids else ".")],
+                           {h.id: h.sources for h in s.indicators}))
+        tail: list[str] = []
         aligned = [(t, a) for t in chosen for a in t.aligned]
         if aligned:
-            lines.append("")
-            lines.append(f"{len(aligned)} payment(s) fall within hours of a video call or stream between the "
-                         "payer's and the payee's platform accounts (the strongest evidence there is):")
+            tail.append("")
+            tail.append(f"{len(aligned)} payment(s) fall within hours of a video call or stream between the "
+                        "payer's and the payee's platform accounts (the strongest evidence there is):")
             for t, al in aligned[:20]:
                 when = "before" if al.order == "payment_first" else "after"
-                lines.append(f"- {t.key} {al.gap_minutes:.0f} min {when} a {al.kind or 'session'} "
-                             f"(referral {al.report_id}).")
+                tail.append(f"- {t.key} {al.gap_minutes:.0f} min {when} a {al.kind or 'session'} "
+                            f"(referral {al.report_id}).")
+        full_n = len(blocks)  # the first full_n subjects are written in full
+
+        def compose() -> list[str]:
+            sources = {k: v for _, _, src in blocks[:full_n] for k, v in src.items()}
+            cited = ["Indicators cited below, with their sources: "
+                     + "; ".join(f"{rid} {src}" for rid, src in sorted(sources.items())) + "."] if sources else []
+            body = [x for full, _, _ in blocks[:full_n] for x in full]
+            body += [x for _, short, _ in blocks[full_n:] for x in short]
+            return lines + cited + body + tail
+
+        while full_n > 0 and len("\n".join(compose())) > COMMENTS_MAX:
+            full_n -= 1
+        lines = compose()
         return clip_lines(lines, COMMENTS_MAX)
 
     def action(self) -> str:
