@@ -205,3 +205,23 @@ def test_crlf_file_with_a_short_record_keeps_line_numbers(warehouse: Warehouse, 
     assert [g[0] for g in got] == ["line 3", "line 5"]
     assert "missing columns" in got[0][1] and got[1][1] == "bad amount: --"
     assert warehouse.count("transactions") == 2
+
+
+def test_padded_values_are_trimmed_and_blank_ones_count_as_missing(warehouse: Warehouse, tmp_path: Path) -> None:
+    # The staging view trims once; the checks and inserts rely on it (no second trim).
+    write_csv(tmp_path / "b" / "r" / "a.csv", [
+        remittance_row(transfer_id="  P1 ", send_amount=" 35.00 ", send_currency=" usd ", sender_country=" US ",
+                       receiver_phone=" 0917 555 0101 ", channel=" Web ", payout_amount=" 1960.00 "),
+        remittance_row(transfer_id="P2", sender_name="   "),
+        remittance_row(transfer_id="P3", send_currency="   "),
+    ], REMITTANCE_HEADER)
+    report = ingest_bundle(warehouse, tmp_path / "b")
+    assert (report.loaded, report.quarantined) == (1, 2)
+    assert rows(warehouse, "SELECT record_id, amount, currency, sender_country, channel, payout_amount "
+                "FROM transactions") == [("P1", 35, "USD", "US", "web", 1960)]
+    assert rows(warehouse, "SELECT phone, phone_e164 FROM parties WHERE side = 'to'") == [
+        ("0917 555 0101", "+639175550101")
+    ]
+    assert sorted(rows(warehouse, "SELECT location, reason FROM quarantine")) == [
+        ("line 3", "missing sender_name"), ("line 4", "missing send_currency"),
+    ]

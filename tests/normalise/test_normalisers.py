@@ -124,9 +124,12 @@ def test_fast_path_takes_the_common_notations() -> None:
     assert fast_e164("+63 917 555 0101", None) == "+639175550101"
     assert fast_e164("0917-555-0101", "PH") == "+639175550101"
     assert fast_e164("(650) 253-0000", "US") == "+16502530000"
+    # the region's country code written without "+" is dropped as the parser drops it
+    assert fast_e164("639175550101", "PH") == "+639175550101"
+    assert fast_e164("63 917 555 0101", "PH") == _parse_e164("63 917 555 0101", "PH")
     # what it cannot decide goes to the full parser, which still answers
-    assert fast_e164("639175550101", "PH") is None
-    assert normalise_phone("639175550101", "PH") == "+639175550101"
+    assert fast_e164("011 63 917 555 0101", "US") is None
+    assert normalise_phone("011 63 917 555 0101", "US") == "+639175550101"
     assert fast_e164("tel:+63-917-555-0101", None) is None
     assert normalise_phone("tel:+63-917-555-0101", None) == "+639175550101"
 

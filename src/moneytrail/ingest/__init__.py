@@ -196,10 +196,15 @@ def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
 
 def _quarantine(con: duckdb.DuckDBPyConnection, source: SourceFile, rejected: list[Rejected]) -> int:
     if rejected:
-        con.executemany(
-            "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?)",
-            [[source.provider, source.rel, r.location, r.reason, r.raw] for r in rejected],
-        )
+        # one statement for all rows: executemany runs one statement per row
+        rows = pa.table({
+            "provider": [source.provider] * len(rejected), "file": [source.rel] * len(rejected),
+            "location": [r.location for r in rejected], "reason": [r.reason for r in rejected],
+            "raw": [r.raw for r in rejected],
+        })
+        con.register("quarantine_rows", rows)
+        con.execute("INSERT INTO quarantine SELECT * FROM quarantine_rows")
+        con.unregister("quarantine_rows")
     return len(rejected)
 
 
@@ -251,7 +256,7 @@ def _csv_rules(fmt: CsvFormat) -> Rules:
     if fmt.id == "wallet-csv":
         allowed = ", ".join(f"'{t}'" for t in VALID_WALLET_TYPES)
         checks.append(
-            (f"lower(trim(txn_type)) NOT IN ({allowed})",
+            (f"lower(txn_type) NOT IN ({allowed})",
              f"'unknown type: ' || txn_type || ' (expected one of {allowed.replace(chr(39), '')})'")
         )
     return Rules(
@@ -292,7 +297,7 @@ def _ingest_csv(con: duckdb.DuckDBPyConnection, files: list[SourceFile], results
             pending += [(salvage_file(names, lines), line) for line, lines in found.salvage]
     if batch_names is not None:
         csv_view(con, "stage", fmt, batch_names)
-        check_into(con, "stage", _csv_rules(fmt), first.timezone, first=True, carry=("source_file", "file_ordinal"))
+        check_into(con, "stage", _csv_rules(fmt), first.timezone, first=True, carry=("source_file",))
         install_reject_shift(con, spans)
         load_checked(
             con, provider=first.provider, source_file=None, fmt=fmt.id,

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from moneytrail.ingest.bundle import read_csv_header
 from moneytrail.ingest.csv_formats import CsvFormat
 from moneytrail.ingest.stage import STAGE_COLUMNS, Rejected
+from moneytrail.store import scalar
 
 
 class HeaderError(Exception):
@@ -82,12 +84,19 @@ def csv_view(con: duckdb.DuckDBPyConnection, view: str, fmt: CsvFormat, names: l
 
     Row ids grow in the order rows were appended, and a file's own read is one
     run of them (ids need not start at 0 inside a transaction): a record's
-    number in its file is its row id minus the first of that run.
+    `ordinal` is its row id minus the first, plus one, and its number in its
+    file is its ordinal minus the first ordinal of that run (`csv_file_starts`,
+    needed only to place bad records). Both offsets are constants here, so a
+    scan of the view costs no per-row lookup.
     """
-    starts = con.execute(
-        "SELECT source_file, min(rowid) FROM src_all WHERE fixed_line IS NULL GROUP BY source_file"
-    ).fetchall()
-    start = "CASE source_file " + " ".join(f"WHEN {_lit(str(f))} THEN {int(r)}" for f, r in starts) + " END"
+    base = int(scalar(con, "SELECT coalesce(min(rowid), 0) FROM src_all"))
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE csv_file_starts AS
+        SELECT source_file, min(rowid) - {base} + 1 AS first_ordinal
+        FROM src_all WHERE fixed_line IS NULL GROUP BY source_file
+        """
+    )
     src = {n: f"c_{n}" for n in names}
     mapped: dict[str, str] = {}
     used: set[str] = set()
@@ -108,8 +117,7 @@ def csv_view(con: duckdb.DuckDBPyConnection, view: str, fmt: CsvFormat, names: l
             + ", ".join(f"{_ident(n)} := {_ident(src[n])}" for n in unknown)
             + ")) AS VARCHAR)"
         )
-    inner = ["rowid - (SELECT min(rowid) FROM src_all) + 1 AS ordinal", "fixed_line", "source_file",
-             f"rowid - {start} + 1 AS file_ordinal" if starts else "CAST(NULL AS BIGINT) AS file_ordinal"]
+    inner = [f"rowid - {base} + 1 AS ordinal", "fixed_line", "source_file"]
     inner += [f"{mapped.get(c, 'CAST(NULL AS VARCHAR)')} AS {_ident(c)}" for c in STAGE_COLUMNS if c not in fmt.derived]
     derived = "".join(f", {expr} AS {_ident(col)}" for col, expr in fmt.derived.items())
     con.execute(
@@ -171,7 +179,12 @@ def install_reject_shift(con: duckdb.DuckDBPyConnection, spans: list[tuple[str, 
     """
     con.execute("CREATE OR REPLACE TEMP TABLE reject_span (source_file VARCHAR, line BIGINT, span BIGINT)")
     if spans:
-        con.executemany("INSERT INTO reject_span VALUES (?, ?, ?)", spans)
+        # one statement for all rows: executemany runs one statement per row
+        rows = pa.table({"source_file": [f for f, _, _ in spans], "line": [n for _, n, _ in spans],
+                         "span": [k for _, _, k in spans]})
+        con.register("reject_span_rows", rows)
+        con.execute("INSERT INTO reject_span SELECT * FROM reject_span_rows")
+        con.unregister("reject_span_rows")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE reject_shift AS "
         "SELECT source_file, line - 1 - coalesce(sum(span) OVER (PARTITION BY source_file ORDER BY line "
@@ -179,10 +192,15 @@ def install_reject_shift(con: duckdb.DuckDBPyConnection, spans: list[tuple[str, 
     )
 
 
+# A record's number in its file (from its ordinal), then its physical line.
+_FILE_ORDINAL = (
+    "(checked.ordinal + 1 - (SELECT f.first_ordinal FROM csv_file_starts f "
+    "WHERE f.source_file = checked.source_file))"
+)
 CSV_LOCATION_SQL = (
-    "'line ' || CAST(coalesce(fixed_line, file_ordinal + 1 + ("
+    f"'line ' || CAST(coalesce(fixed_line, {_FILE_ORDINAL} + 1 + ("
     "SELECT coalesce(sum(r.span), 0) FROM reject_shift r "
-    "WHERE r.source_file = checked.source_file AND r.k <= checked.file_ordinal)) AS VARCHAR)"
+    f"WHERE r.source_file = checked.source_file AND r.k <= {_FILE_ORDINAL})) AS VARCHAR)"
 )
 
 

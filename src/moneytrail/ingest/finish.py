@@ -1,13 +1,15 @@
 """Validate, convert and load a staged file: the one step every format shares.
 
 A parser exposes its records as a relation in the staging shape (`stage.py`)
-with an `ordinal` (record number in the file), a `fixed_line` (physical line
-when known, else NULL) and a lazily computed `raw`. `check_into` reads that
-relation once into the temp table `checked`, converting and validating every
-field; `load_checked` then sends bad records to `quarantine` with location and
-reason, and good ones to `transactions` and `parties`. Records already in the
-store (same provider and record id) are skipped, so ingesting a file twice adds
-nothing.
+with an `ordinal` (record number in the batch), a `fixed_line` (physical line
+when known, else NULL) and a lazily computed `raw`; its values are trimmed,
+and empty ones NULL. `check_into` reads that relation once into the temp table
+`checked`: for each record only its ordinal, id, converted values and the
+reason if bad (writing the staged text again cost more than every check).
+`load_checked` then sends bad records to `quarantine` with location and
+reason, and good ones to `transactions` and `parties`, joining the staged text
+back by ordinal (the parties of all sides in one scan). Records already in the store (same provider and record id) are
+skipped, so ingesting a file twice adds nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 import duckdb
 
 from moneytrail.ingest.normalise_values import normalise_checked_values, phone_hint_sql
-from moneytrail.ingest.stage import PARTY_FIELDS, SIDES, STAGE_COLUMNS
+from moneytrail.ingest.stage import PARTY_FIELDS, SIDES
 from moneytrail.schema import AMOUNT, PARTIES, TRANSACTIONS
 from moneytrail.store import scalar
 
@@ -84,13 +86,15 @@ def check_into(
     con: duckdb.DuckDBPyConnection, relation: str, rules: Rules, naive_tz: str | None, *, first: bool,
     carry: Sequence[str] = (),
 ) -> None:
-    """Read `relation` once into `checked`: staged fields, converted fields, and the reason if bad.
+    """Read `relation` once into `checked`: each record's converted fields and the reason if bad.
 
+    `checked` is narrow: the record's `ordinal`, its id, the converted values
+    (typed, so cheap to hold) and the reason; the staged text stays in
+    `relation`, and the inserts of `load_checked` join it back by `ordinal`.
+    Writing the staged text into a temp table cost more than all the checks.
     `carry` names further columns of `relation` to keep (a batch's `source_file`).
     """
-    reasons: list[str] = [
-        f"WHEN nullif(trim({col}), '') IS NULL THEN 'missing {label}'" for col, label in rules.required
-    ]
+    reasons: list[str] = [f"WHEN {col} IS NULL THEN 'missing {label}'" for col, label in rules.required]
     reasons += [
         "WHEN ts_v IS NULL THEN 'bad timestamp: ' || coalesce(ts, '')",
         "WHEN amount_v IS NULL THEN 'bad amount: ' || coalesce(amount, '')",
@@ -98,7 +102,7 @@ def check_into(
         "WHEN currency_v IS NULL THEN 'unknown currency: ' || coalesce(currency, '')",
     ]
     reasons += [
-        f"WHEN {side}_country_v IS NULL AND nullif(trim({side}_country), '') IS NOT NULL "
+        f"WHEN {side}_country_v IS NULL AND {side}_country IS NOT NULL "
         f"THEN 'unknown country: ' || {side}_country"
         for side in rules.required_countries
     ]
@@ -111,20 +115,20 @@ def check_into(
         f"LEFT JOIN country_lookup c_{side} ON c_{side}.key = {_country_key(f's.{side}_country')}"
         for side in SIDES
     )
-    staged = ", ".join(f"p.{c}" for c in (*STAGE_COLUMNS, *carry) if c != "raw")
+    kept = ", ".join(f"p.{c}" for c in ("fixed_line", *carry))
     target = "CREATE OR REPLACE TEMP TABLE checked AS" if first else "INSERT INTO checked BY NAME"
     con.execute(
         f"""
         {target}
         WITH parsed AS (
             SELECT s.*,
-                nullif(trim(s.record_id), '') AS rid,
-                {parse_ts_sql('trim(s.ts)', naive_tz)} AS ts_v,
-                try_cast(trim(s.amount) AS {AMOUNT}) AS amount_v,
+                s.record_id AS rid,
+                {parse_ts_sql('s.ts', naive_tz)} AS ts_v,
+                try_cast(s.amount AS {AMOUNT}) AS amount_v,
                 cur.code AS currency_v,
                 {", ".join(f"c_{side}.alpha2 AS {side}_country_v" for side in SIDES)}
             FROM {relation} s
-            LEFT JOIN currency_codes cur ON cur.code = upper(trim(s.currency))
+            LEFT JOIN currency_codes cur ON cur.code = upper(s.currency)
             {country_joins}
         ),
         days AS (SELECT DISTINCT currency_v, CAST(ts_v AS DATE) AS day FROM parsed WHERE currency_v IS NOT NULL),
@@ -139,9 +143,8 @@ def check_into(
             FROM parsed p
             LEFT JOIN day_rates r ON r.rate_currency = p.currency_v AND r.rate_day = CAST(p.ts_v AS DATE)
         )
-        SELECT p.ordinal, p.fixed_line, {staged}, p.rid, p.ts_v, p.amount_v, p.currency_v,
-               {", ".join(f"p.{side}_country_v" for side in SIDES)}, p.usd_per_unit, p.reason,
-               CASE WHEN p.reason IS NOT NULL THEN left(p.raw, 500) END AS raw
+        SELECT p.ordinal, {kept}, p.rid, p.ts_v, p.amount_v, p.currency_v,
+               {", ".join(f"p.{side}_country_v" for side in SIDES)}, p.usd_per_unit, p.reason
         FROM judged p
         """
     )
@@ -155,9 +158,11 @@ def load_checked(
     fmt: str,
     naive_tz: str | None,
     location_sql: str = "location",
+    relation: str = "stage",
 ) -> FinishCounts:
     """Quarantine the bad records of `checked` and load the good ones; call inside a transaction.
 
+    `relation` is the staged text `check_into` read (joined back by `ordinal`).
     `source_file=None` means `checked` holds a batch of files, each row naming
     its own in `source_file`; the caller then takes each file's figures from
     `batch_counts`.
@@ -180,13 +185,16 @@ def load_checked(
         """
     )
     counts = FinishCounts()
+    # Only bad records need their text: the join reads `raw` and `location` for those alone.
     counts.quarantined = int(
         scalar(
             con,
             f"""
             INSERT INTO quarantine
-            SELECT {p_provider}, {p_file}, {location_sql}, reason, coalesce(raw, '')
-            FROM checked WHERE reason IS NOT NULL ORDER BY ordinal
+            SELECT {p_provider}, {p_file}, {location_sql}, reason, coalesce(left(s.raw, 500), '')
+            FROM checked JOIN (SELECT ordinal AS s_ordinal, location, raw FROM {relation}) s
+                ON s.s_ordinal = checked.ordinal
+            WHERE reason IS NOT NULL ORDER BY checked.ordinal
             """,
         )
         or 0
@@ -213,7 +221,17 @@ def load_checked(
             """
         )
     valid = int(scalar(con, "SELECT count(*) FROM checked WHERE reason IS NULL OR reason = 'already in store'"))
-    normalise_checked_values(con)
+    # The records to load: staged text beside its checked values.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP VIEW good AS
+        SELECT s.*, c.rid, c.ts_v, c.amount_v, c.currency_v,
+               {", ".join(f"c.{side}_country_v" for side in SIDES)}, c.usd_per_unit
+        FROM {relation} s JOIN checked c ON c.ordinal = s.ordinal
+        WHERE c.reason IS NULL
+        """
+    )
+    normalise_checked_values(con, "good")
 
     local_ts = "timezone(coalesce(tz.tz, {tz}), CAST(c.ts_v AS TIMESTAMPTZ))".format(
         tz=sql_str(naive_tz or "UTC")
@@ -222,29 +240,29 @@ def load_checked(
         "provider": p_provider,
         "record_id": "c.rid",
         "format": sql_str(fmt),
-        "source_file": "c.source_file" if batch else p_file,
-        "txn_type": "lower(nullif(trim(c.txn_type), ''))",
+        "source_file": "c.source_file" if batch else p_file.replace("checked.", "c."),
+        "txn_type": "lower(c.txn_type)",
         "ts_utc": "c.ts_v",
         "local_hour": f"CAST(hour({local_ts}) AS SMALLINT)",
         "amount": "c.amount_v",
         "currency": "c.currency_v",
         "amount_usd": "round(CAST(c.amount_v AS DOUBLE) * c.usd_per_unit, 4)",
-        "fee": f"try_cast(trim(c.fee) AS {AMOUNT})",
-        "payout_amount": f"try_cast(trim(c.payout_amount) AS {AMOUNT})",
-        "payout_currency": "upper(nullif(trim(c.payout_currency), ''))",
-        "payout_method": "lower(nullif(trim(c.payout_method), ''))",
-        "payout_agent_id": "nullif(trim(c.payout_agent_id), '')",
-        "paid_out_at": parse_ts_sql("nullif(trim(c.paid_out_at), '')", naive_tz),
-        "channel": "lower(nullif(trim(c.channel), ''))",
-        "memo": "nullif(trim(c.memo), '')",
-        "purpose_code": "nullif(trim(c.purpose_code), '')",
-        "mcc": "nullif(trim(c.mcc), '')",
-        "merchant_id": "nullif(trim(c.merchant_id), '')",
-        "merchant_name": "nullif(trim(c.merchant_name), '')",
+        "fee": f"try_cast(c.fee AS {AMOUNT})",
+        "payout_amount": f"try_cast(c.payout_amount AS {AMOUNT})",
+        "payout_currency": "upper(c.payout_currency)",
+        "payout_method": "lower(c.payout_method)",
+        "payout_agent_id": "c.payout_agent_id",
+        "paid_out_at": parse_ts_sql("c.paid_out_at", naive_tz),
+        "channel": "lower(c.channel)",
+        "memo": "c.memo",
+        "purpose_code": "c.purpose_code",
+        "mcc": "c.mcc",
+        "merchant_id": "c.merchant_id",
+        "merchant_name": "c.merchant_name",
         "sender_country": "c.from_country_v",
         "receiver_country": "coalesce(c.ben_country_v, c.to_country_v)",
-        "ip_address": "nullif(trim(c.ip_address), '')",
-        "device_id": "nullif(trim(c.device_id), '')",
+        "ip_address": "c.ip_address",
+        "device_id": "c.device_id",
         "extra": "nullif(c.extra, '{}')",
     }
     assert list(txn_values) == TRANSACTIONS.names
@@ -254,51 +272,51 @@ def load_checked(
             f"""
             INSERT INTO transactions
             SELECT {", ".join(txn_values.values())}
-            FROM checked c LEFT JOIN country_tz tz ON tz.country = c.from_country_v
-            WHERE c.reason IS NULL
+            FROM good c LEFT JOIN country_tz tz ON tz.country = c.from_country_v
             """,
         )
         or 0
     )
     counts.already_present = valid - counts.loaded
 
-    # Unpivot the sides first, then join the normalised values once per kind.
-    side_selects = [
-        f"""
-        SELECT c.rid, {sql_str("from" if side == "from" else "to")} AS side,
-               c.{side}_country_v AS country_v,
-               {", ".join(f"c.{side}_{f} AS {f}" for f in PARTY_FIELDS)}
-        FROM checked c
-        WHERE c.reason IS NULL AND c.{side}_party IS NOT NULL
-        """
-        for side in SIDES
-    ]
+    # The sides of each record, unpivoted in one scan; then the normalised values join once per kind.
+    sides = ", ".join(
+        "struct_pack(side := {side}, country_v := c.{s}_country_v, {fields})".format(
+            side=sql_str("from" if s == "from" else "to"), s=s,
+            fields=", ".join(f"{f} := c.{s}_{f}" for f in PARTY_FIELDS),
+        )
+        for s in SIDES
+    )
+    side_rows = f"""
+        SELECT * FROM (SELECT c.rid, unnest([{sides}], recursive := true) FROM good c)
+        WHERE party IS NOT NULL
+    """
     cols = {
         "provider": p_provider,
         "record_id": "u.rid",
         "party": "u.party",
         "side": "u.side",
-        "name": "nullif(trim(u.name), '')",
+        "name": "u.name",
         "name_norm": "n.norm",
-        "dob": "try_cast(trim(u.dob) AS DATE)",
-        "phone": "nullif(trim(u.phone), '')",
+        "dob": "try_cast(u.dob AS DATE)",
+        "phone": "u.phone",
         "phone_e164": "ph.norm",
         "email": "em.norm",
-        "address": "nullif(trim(u.address), '')",
-        "city": "nullif(trim(u.city), '')",
+        "address": "u.address",
+        "city": "u.city",
         "country": "u.country_v",
-        "account": "nullif(trim(u.account), '')",
-        "account_kind": "CASE WHEN nullif(trim(u.account), '') IS NOT NULL THEN u.account_kind END",
-        "agent_bic": "nullif(trim(u.agent_bic), '')",
-        "id_type": "nullif(trim(u.id_type), '')",
-        "id_number": "nullif(trim(u.id_number), '')",
+        "account": "u.account",
+        "account_kind": "CASE WHEN u.account IS NOT NULL THEN u.account_kind END",
+        "agent_bic": "u.agent_bic",
+        "id_type": "u.id_type",
+        "id_number": "u.id_number",
     }
     assert list(cols) == PARTIES.names
     con.execute(
         f"""
         INSERT INTO parties
         SELECT {", ".join(cols.values())}
-        FROM ({" UNION ALL ".join(side_selects)}) u
+        FROM ({side_rows}) u
         LEFT JOIN stage_norm n ON n.kind = 'name' AND n.value = u.name AND n.hint = ''
         LEFT JOIN stage_norm em ON em.kind = 'email' AND em.value = u.email AND em.hint = ''
         LEFT JOIN stage_norm ph

@@ -17,33 +17,59 @@ from moneytrail.normalise import normalise_email, normalise_name, normalise_phon
 
 def phone_hint_sql(phone: str, country: str) -> str:
     """The country hint a phone needs: none for an international notation."""
-    return f"CASE WHEN regexp_matches(trim({phone}), '^(\\+|00)') THEN '' ELSE coalesce({country}, '') END"
+    return f"CASE WHEN starts_with({phone}, '+') OR starts_with({phone}, '00') THEN '' ELSE coalesce({country}, '') END"
 
 
-def normalise_checked_values(con: duckdb.DuckDBPyConnection) -> int:
-    good = "reason IS NULL"
+# Values SQL normalises as the Python normalisers do: for ASCII text, NFKC and
+# unidecode change nothing, so a name is lower case with runs of other characters
+# made one space (normalise_name); an address of plain characters with one "@"
+# has nothing to strip and matches the e-mail pattern, so it is just lower case
+# (normalise_email). DuckDB's `length` counts characters and `strlen` bytes.
+_PLAIN_EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z0-9\-]+"
+SQL_TAKES = (
+    "((kind = 'name' AND strlen(value) = length(value))"
+    f" OR (kind = 'email' AND regexp_full_match(value, '{_PLAIN_EMAIL}')))"
+)
+SQL_NORM = (
+    "CASE kind WHEN 'name' THEN nullif(trim(regexp_replace(lower(value), '[^a-z0-9]+', ' ', 'g')), '')"
+    " ELSE lower(value) END"
+)
+
+
+def normalise_checked_values(con: duckdb.DuckDBPyConnection, relation: str = "good") -> int:
+    """Normalise the values of `relation` (the records to load) not normalised before; `stage_norm` gets them all."""
     parts = []
     for s in SIDES:
-        parts.append(f"SELECT 'name' AS kind, {s}_name AS value, '' AS hint FROM checked WHERE {good} AND {s}_name IS NOT NULL")
-        parts.append(f"SELECT 'email', {s}_email, '' FROM checked WHERE {good} AND {s}_email IS NOT NULL")
+        parts.append(f"SELECT 'name' AS kind, {s}_name AS value, '' AS hint FROM {relation} WHERE {s}_name IS NOT NULL")
+        parts.append(f"SELECT 'email', {s}_email, '' FROM {relation} WHERE {s}_email IS NOT NULL")
         parts.append(
-            f"SELECT 'phone', {s}_phone, {phone_hint_sql(f'{s}_phone', f'{s}_country_v')} FROM checked "
-            f"WHERE {good} AND {s}_phone IS NOT NULL"
+            f"SELECT 'phone', {s}_phone, {phone_hint_sql(f'{s}_phone', f'{s}_country_v')} FROM {relation} "
+            f"WHERE {s}_phone IS NOT NULL"
         )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE stage_values AS SELECT DISTINCT kind, value, hint FROM ("
         + " UNION ALL ".join(parts)
         + ")"
     )
-    new = con.execute(
+    con.execute(
         """
+        CREATE OR REPLACE TEMP TABLE stage_new AS
         SELECT kind, value, hint FROM stage_values v
         WHERE NOT EXISTS (
             SELECT 1 FROM normalised_values n
             WHERE n.kind = v.kind AND n.value = v.value AND n.hint = v.hint
         )
         """
-    ).fetchall()
+    )
+    # Plain ASCII names and plain e-mail addresses are normalised in SQL, exactly as
+    # the Python normalisers would (a property test holds them equal); the rest in Python.
+    con.execute(
+        f"""
+        INSERT INTO normalised_values
+        SELECT kind, value, hint, {SQL_NORM} FROM stage_new WHERE {SQL_TAKES}
+        """
+    )
+    new = con.execute(f"SELECT kind, value, hint FROM stage_new WHERE NOT ({SQL_TAKES})").fetchall()
     if new:
         _insert(con, new)
     con.execute(

@@ -8,6 +8,10 @@ never convert amounts, dates, currencies or countries themselves.
 
 A transaction has up to three parties: `from` (who pays), `to` (who is paid)
 and `ben`, the beneficiary of a card-funded transfer.
+
+Staged values are trimmed and an empty one is NULL (the CSV view trims with
+DuckDB's `trim`; the pacs.008 reader strips all Unicode white space, a superset
+of what `trim` removes), so the shared step tests `IS NULL` and trims nothing again.
 """
 
 from __future__ import annotations

@@ -92,24 +92,54 @@ def fast_e164(text: str, region: str | None) -> str | None:
         metadata = _metadata_for_region(region)
         if metadata is None or metadata.country_code is None:
             return None
-        # an international dialling prefix, or the country code written without "+",
-        # takes the parser's other branches
+        # an international dialling prefix takes the parser's other branches
         if metadata.international_prefix and re.match(metadata.international_prefix, digits):
             return None
-        if digits.startswith(str(metadata.country_code)):
-            return None
         cc, national = metadata.country_code, digits
+        if digits.startswith(str(cc)):
+            # The region's country code written without "+": the parser drops it when
+            # the rest reads as a national number and the whole does not, or the whole
+            # is too long (phonenumbers' _maybe_extract_country_code, same calls).
+            rest = digits[len(str(cc)) :]
+            _, rest, _ = pnu._maybe_strip_national_prefix_carrier_code(rest, metadata)
+            desc = metadata.general_desc
+            if (
+                not pnu._match_national_number(digits, desc, False)
+                and pnu._match_national_number(rest, desc, False)
+            ) or _length_result(len(digits), metadata) == pnu.ValidationResult.TOO_LONG:
+                national = rest
+                # then the parser reads on with the metadata of the code's main region
+                metadata = _metadata_for_code(cc)
     if metadata is None or len(national) < 2:
         return None
     _, stripped, _ = pnu._maybe_strip_national_prefix_carrier_code(national, metadata)
-    if pnu._test_number_length(stripped, metadata) not in _NOT_STRIPPED:
+    if _length_result(len(stripped), metadata) not in _NOT_STRIPPED:
         national = stripped
     if not 2 <= len(national) <= 17:
         return None
     main = _metadata_for_code(cc)
-    if main is None or pnu._test_number_length(national, main) not in _POSSIBLE:
+    if main is None or _length_result(len(national), main) not in _POSSIBLE:
         return None
     return f"+{cc}{national}"
+
+
+_LENGTHS: dict[tuple[int, int], tuple[PhoneMetadata, int]] = {}
+
+
+def _length_result(length: int, metadata: PhoneMetadata) -> int:
+    """phonenumbers' `_test_number_length` of a national number of `length` digits.
+
+    That test reads only the number's length and the metadata's possible
+    lengths, so it is kept per (metadata, length); metadata objects are
+    phonenumbers' own and live as long as the process (the entry keeps one too).
+    """
+    key = (id(metadata), length)
+    hit = _LENGTHS.get(key)
+    if hit is not None and hit[0] is metadata:
+        return hit[1]
+    result = pnu._test_number_length("0" * length, metadata)
+    _LENGTHS[key] = (metadata, result)
+    return result
 
 
 def _split_country_code(digits: str) -> tuple[int, str] | None:
