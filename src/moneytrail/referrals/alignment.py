@@ -238,10 +238,34 @@ def session_links(con: duckdb.DuckDBPyConnection, settings: ReferralSettings) ->
     return int(rows[0][0])
 
 
+def _payees(con: duckdb.DuckDBPyConnection, window_s: int) -> None:
+    """``_ref_to``: every payee party with its payment's time and time bucket (of the
+    window's width), and ``_ref_to_tok``: the same with each name word. They do not
+    depend on the links, so both alignment passes of a run read them."""
+    w = max(int(window_s), 1)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _ref_to AS
+        SELECT p.provider, p.record_id, p.party, p.name_norm, t.ts_utc,
+               epoch(t.ts_utc)::BIGINT // {w} AS bucket
+        FROM parties p JOIN transactions t ON t.provider = p.provider AND t.record_id = p.record_id
+        WHERE p.side = 'to' AND t.ts_utc IS NOT NULL
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _ref_to_tok AS
+        SELECT provider, record_id, ts_utc, bucket, unnest({_TOKENS.format(col="name_norm")}) AS tok
+        FROM _ref_to WHERE name_norm IS NOT NULL
+        """
+    )
+
+
 def _window_candidates(con: duckdb.DuckDBPyConnection, window_s: int) -> None:
     """``_ref_win``: payments near a session whose payee is linked to the session's other
     end or shares a name word with it. Joined on (name word, time bucket of the window's
-    width), so the cost grows with the payments, not with sessions times payments."""
+    width), so the cost grows with the payments, not with sessions times payments.
+    Needs the tables of :func:`_payees` for the same window."""
     w = max(int(window_s), 1)
     con.execute(
         f"""
@@ -256,24 +280,14 @@ def _window_candidates(con: duckdb.DuckDBPyConnection, window_s: int) -> None:
           SELECT e.*, unnest(t.tokens) AS tok
           FROM ends e JOIN _ref_end_tokens t ON t.referral_provider = e.provider AND t.referral_record_id = e.b
         ),
-        pay AS (
-          SELECT p.provider, p.record_id, p.party, p.name_norm, t.ts_utc,
-                 epoch(t.ts_utc)::BIGINT // {w} AS bucket
-          FROM parties p JOIN transactions t ON t.provider = p.provider AND t.record_id = p.record_id
-          WHERE p.side = 'to' AND t.ts_utc IS NOT NULL
-        ),
-        to_tok AS (
-          SELECT provider, record_id, ts_utc, bucket, unnest({_TOKENS.format(col="name_norm")}) AS tok
-          FROM pay WHERE name_norm IS NOT NULL
-        ),
         by_name AS (
           SELECT t.provider, t.record_id, t.ts_utc, e.provider AS referral_provider, e.report_id, e.seq,
                  e.a, e.b, e.start_utc
-          FROM to_tok t JOIN end_tok e ON e.tok = t.tok AND e.bucket = t.bucket
+          FROM _ref_to_tok t JOIN end_tok e ON e.tok = t.tok AND e.bucket = t.bucket
         ),
         by_link AS (
           SELECT y.provider, y.record_id, y.ts_utc, e.provider, e.report_id, e.seq, e.a, e.b, e.start_utc
-          FROM pay y
+          FROM _ref_to y
           JOIN subject_records sr ON sr.provider = y.provider AND sr.record_id = y.record_id
            AND sr.party = y.party
           JOIN _ref_linked_subjects lb ON lb.subject_id = sr.subject_id
@@ -291,7 +305,21 @@ def align_payments(
 ) -> int:
     """Rebuild ``aligned_payments``; returns its row count. Needs ``referral_links``."""
     settings = settings or ReferralSettings()
-    window_s = round(float(settings.align_window_minutes) * 60)
+    _payees(con, _window_seconds(settings))
+    try:
+        return _align(con, settings)
+    finally:
+        for name in ("_ref_to", "_ref_to_tok"):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _window_seconds(settings: ReferralSettings) -> int:
+    return round(float(settings.align_window_minutes) * 60)
+
+
+def _align(con: duckdb.DuckDBPyConnection, settings: ReferralSettings) -> int:
+    """:func:`align_payments` once the tables of :func:`_payees` are there."""
+    window_s = _window_seconds(settings)
     # the payee is the session's other end: linked to it, or (unless strict)
     # named like it (resolution often splits a facilitator into several subjects)
     name_ok = "FALSE" if settings.align_payee_must_match else (
@@ -451,9 +479,10 @@ def alignment_features(
 
     ensure_subject_records(con)
     con.execute(T.REFERRAL_LINKS.ddl())
-    align_payments(con, settings)
+    _payees(con, _window_seconds(settings))
+    _align(con, settings)
     if settings.session_links and session_links(con, settings):
-        align_payments(con, settings)  # the newly linked payers' payments align as linked ones
+        _align(con, settings)  # the newly linked payers' payments align as linked ones
     _login_matches(con, settings)
     con.execute(T.REFERRAL_TXN_FEATURES.ddl())
     con.execute("DELETE FROM referral_txn_features")
@@ -482,6 +511,6 @@ def alignment_features(
         """
     )
     for name in ("_ref_pay", "_ref_login", "_ref_linked_subjects", "_ref_payee", "_ref_payer",
-                 "_ref_end_tokens", "_ref_win"):
+                 "_ref_end_tokens", "_ref_win", "_ref_to", "_ref_to_tok"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
     return int(con.execute("SELECT count(*) FROM referral_txn_features").fetchall()[0][0])

@@ -3,7 +3,8 @@
 Each profile emits a handful of keys (the sorted name; the name with the date of
 birth or city; each name token with the initial of another token — which lets
 "j a smith" meet "john andrew smith" and "smith john" meet "john smith"; a name
-token with the date of birth; the date of birth with the initials; phone;
+token with the date of birth, or its first three letters with the date of birth
+(meets "brakhn" for "brain"); the date of birth with the initials; phone;
 email; email user name; document, and its characters sorted, which meets a
 transposed digit; date of birth with city; address with city — the last
 three bring together records whose names were mistyped or replaced). Two profiles are compared when they share a
@@ -41,6 +42,7 @@ def keys_sql() -> str:
     UNION ALL SELECT a.pid, 'ti:' || a.t || '|' || left(b.t, 1) FROM tok a
       JOIN tok b ON a.pid = b.pid AND a.i <> b.i WHERE length(a.t) >= 2
     UNION ALL SELECT pid, 'td:' || t || '|' || dob FROM tok WHERE length(t) >= 3 AND dob IS NOT NULL
+    UNION ALL SELECT pid, 'dp:' || left(t, 3) || '|' || dob FROM tok WHERE length(t) >= 3 AND dob IS NOT NULL
     UNION ALL SELECT p.pid, 'di:' || p.dob || '|' || ini.initials FROM p JOIN ini USING (pid)
       WHERE p.dob IS NOT NULL
     UNION ALL SELECT pid, 'p:' || phone FROM p WHERE phone IS NOT NULL

@@ -11,6 +11,14 @@ Two passes over one union-find of records:
    people can therefore join either of them, but cannot fuse two established
    subjects into one. Small groups merge on a single link, as usual.
 
+3. **Account guard** (when ``accounts`` is given): a scored link does not merge
+   two groups that each hold their own account of one kind at one provider
+   (two card tokens at one bank, two remittance customer ids at one operator)
+   and no account of that kind in common. A provider knows a customer once; two
+   cardholders called "Jeffrey Rogers" with two cards are two people, however
+   alike their names. Strong links are not guarded (a shared phone or email
+   outweighs it).
+
 In incremental runs, groups holding already-resolved records are *frozen*: a
 new record joins at most one existing subject and never merges two.
 """
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +54,7 @@ class ClusterResult:
     """(rid_l, rid_r, pid_l, pid_r) of the scored links that united two groups."""
     merges: int = 0
     chain_rejections: int = 0
+    account_rejections: int = 0
 
 
 def _components(n: int, strong_l: list[int], strong_r: list[int]) -> np.ndarray:
@@ -97,6 +107,8 @@ def cluster(
     chain_min_records: int,
     initial: list[int] | None = None,
     frozen: set[int] | None = None,
+    accounts: tuple[list[int], list[int], list[int]] | None = None,
+    strong_cache: dict[str, Any] | None = None,
 ) -> ClusterResult:
     """Cluster records ``1..n_records``.
 
@@ -104,7 +116,11 @@ def cluster(
     (pid_l, pid_r, match_weight) at or above the threshold (pid_l == pid_r for a
     profile compared with itself). ``initial[rid]`` pre-unites records (a record
     number of the same group, e.g. the subject's first record); roots of groups in
-    ``frozen`` are never merged with each other.
+    ``frozen`` are never merged with each other. ``accounts`` is (rid, key, account)
+    as three lists of integers: a record's account of one kind at one provider
+    (``key``); scored links do not merge groups whose accounts of one key differ.
+    ``strong_cache`` (a dict the caller keeps between passes over the same strong
+    links) saves the connected components of the strong links.
     """
     n = n_records + 1
     uf = UnionFind(n)
@@ -135,10 +151,16 @@ def cluster(
 
     # 1. strong links
     if initial is None and not frozen and len(strong_l) > 0:
-        root0 = _components(n, strong_l, strong_r)
+        cache_key = (n, len(strong_l))
+        if strong_cache is not None and strong_cache.get("key") == cache_key:
+            root0, merged = strong_cache["root0"], strong_cache["merged"]
+        else:
+            root0, merged = _components(n, strong_l, strong_r), _strong_merged(n, strong_l, strong_r)
+            if strong_cache is not None:
+                strong_cache.update(key=cache_key, root0=root0, merged=merged)
         parent[:] = root0.tolist()
         size = np.bincount(root0, minlength=n).tolist()
-        result.strong_merged = _strong_merged(n, strong_l, strong_r)
+        result.strong_merged = list(merged)
         result.merges += len(result.strong_merged)
     else:
         for i, (a, b) in enumerate(zip(strong_l, strong_r, strict=True)):
@@ -242,6 +264,25 @@ def cluster(
         members[g].append(idx)
 
     refused: dict[tuple[int, int], tuple[int, int]] = {}
+    # group root -> {account key: set of accounts}, for the account guard
+    held: dict[int, dict[int, set[int]]] = {}
+    if accounts is not None and len(accounts[0]) and len(ea):
+        # only the groups a scored edge touches can be merged: their accounts
+        touched = np.unique(np.concatenate([ap_group_arr[ea], ap_group_arr[eb]]))
+        acc = np.asarray(accounts, dtype=np.int64)
+        acc_root = root0[acc[0]]
+        keep_rows = np.isin(acc_root, touched)
+        rows = np.unique(np.stack([acc_root[keep_rows], acc[1][keep_rows], acc[2][keep_rows]], axis=1), axis=0)
+        for grp, akey, acct in rows.tolist():
+            held.setdefault(grp, {}).setdefault(akey, set()).add(acct)
+
+    def accounts_differ(ra: int, rb: int) -> bool:
+        ha, hb = held.get(ra), held.get(rb)
+        if not ha or not hb:
+            return False
+        if len(ha) > len(hb):
+            ha, hb = hb, ha
+        return any(k in hb and hb[k].isdisjoint(v) for k, v in ha.items())
 
     def support(small: int, other: int) -> tuple[int, int]:
         """Records of group `small` linking into `other`, and records of `other` reached."""
@@ -271,11 +312,50 @@ def cluster(
                 refused[key] = (size[ra], size[rb])
                 result.chain_rejections += 1
                 continue
+        if held and accounts_differ(ra, rb):
+            result.account_rejections += 1
+            continue
         keep = union(ra, rb)
         gone = rb if keep == ra else ra
         members[keep].extend(members.pop(gone, []))
+        if gone in held:
+            mine = held.setdefault(keep, {})
+            for k, v in held.pop(gone).items():
+                mine.setdefault(k, set()).update(v)
         result.scored_merged.append((ap_rep[a], ap_rep[b], pid_l, pid_r))
         result.merges += 1
 
     result.root = [find(i) for i in range(n)]
     return result
+
+
+def unite_after(result: ClusterResult, pairs: list[tuple[int, int]], first_index: int) -> None:
+    """Unite, in ``result.root``, the groups of the records of each pair (links found
+    after clustering, e.g. a merchant and the payee of its name), without clustering
+    again. ``first_index`` is the position of the first pair in the strong-link list:
+    the pairs that united two groups are added to ``result.strong_merged``."""
+    if not pairs:
+        return
+    root = np.asarray(result.root, dtype=np.int64)
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for i, (a, b) in enumerate(pairs):
+        ra, rb = find(int(root[a])), find(int(root[b]))
+        if ra == rb:
+            continue
+        parent[max(ra, rb)] = min(ra, rb)
+        result.strong_merged.append(first_index + i)
+        result.merges += 1
+    if not parent:
+        return
+    keys = np.array(sorted(parent), dtype=np.int64)
+    vals = np.array([find(int(k)) for k in keys], dtype=np.int64)
+    idx = np.clip(np.searchsorted(keys, root), 0, len(keys) - 1)
+    hit = keys[idx] == root
+    root[hit] = vals[idx[hit]]
+    result.root = root.tolist()

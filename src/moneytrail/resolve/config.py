@@ -35,6 +35,10 @@ class ResolveSettings:
     used to estimate m probabilities instead of expectation maximisation."""
     counterparty: bool = True
     """Use 'paid by / pays the same resolved subject' as evidence (a second pass)."""
+    accounts: bool = True
+    """A provider knows a customer once: scored links do not merge two subjects holding
+    different accounts of one kind at one provider, and a pair just below the threshold
+    whose subjects clash nowhere gets the account evidence (a fourth pass)."""
     seed: int = 42
     link_floor: float = 0.5
     """Scored pairs below this probability are not kept in resolve_links."""
@@ -60,6 +64,7 @@ class ResolveReport:
     pairs_above_threshold: int = 0
     merges: int = 0
     chain_rejections: int = 0
+    account_rejections: int = 0
     new_records: int = 0
     threshold: float = 0.0
     counterparty_m_u: tuple[float, float] = (0.5, 0.5)
@@ -83,6 +88,7 @@ class ResolveReport:
             (f"pairs above p={self.threshold:g}", self.pairs_above_threshold),
             ("merges", self.merges),
             ("merges refused by the chaining guard", self.chain_rejections),
+            ("merges refused by the account guard", self.account_rejections),
         ]
         for what, n in rows:
             table.add_row(what, f"{n:,}")

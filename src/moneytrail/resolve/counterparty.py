@@ -15,7 +15,8 @@ profile-level model cannot see (measured on the synthetic world, where exact
 name pairs with nothing else in common were 95-100 % true when the name is held
 by at most three first-pass subjects, and 65 % otherwise):
 
-- **rare name** (``w_rare_name``): the same name (any token order) held by at
+- **rare name** (``w_rare_name``): the same name (any token order, initials
+  aside when two words or more remain: "lea reyes s" is "lea reyes") held by at
   most ``RARE_NAME_SUBJECTS`` first-pass subjects, with no disagreeing date of
   birth, phone or email. Profile term frequencies overcount a name seen at
   many providers; counting subjects does not. A name is not rare when two of
@@ -37,6 +38,13 @@ import pyarrow as pa
 
 RARE_NAME_SUBJECTS = 3
 RARE_NAME_WEIGHT = 8.0
+
+
+def core_name(col: str) -> str:
+    """SQL: a sorted name without its initials when two words or more remain
+    ("lea reyes s" -> "lea reyes"; "j smith" stays "j smith")."""
+    words = f"list_filter(string_split({col}, ' '), lambda x: length(x) > 1)"
+    return f"(CASE WHEN len({words}) >= 2 THEN array_to_string({words}, ' ') ELSE {col} END)"
 
 
 def record_groups(root: list[int]) -> pa.Table:
@@ -65,10 +73,11 @@ def counterparty_sets(con: duckdb.DuckDBPyConnection, root: list[int]) -> None:
     con.register("_resolve_cp_groups", record_groups(root))
     profile_counterparties(con, "_resolve_cp_groups", "_resolve_cp")
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE _resolve_name_subjects AS
         WITH named AS (
-          SELECT r.name_sorted, g.grp FROM resolve_records r JOIN _resolve_cp_groups g ON g.rid = r.rid
+          SELECT {core_name("r.name_sorted")} AS name_sorted, g.grp
+          FROM resolve_records r JOIN _resolve_cp_groups g ON g.rid = r.rid
           WHERE r.name_sorted IS NOT NULL AND r.pid IS NOT NULL
         ),
         anchored AS (
@@ -137,18 +146,19 @@ def adjust(con: duckdb.DuckDBPyConnection, m: float, u: float) -> None:
                       WHEN len(list_intersect(a.cps, b.cps)) > 0 THEN {w_yes}
                       ELSE {w_no} END AS w_counterparty,
                  {_agree("dob")} AND {_agree("phone")} AND {_agree("email")} AS no_conflict,
-                 p1.name_sorted = p2.name_sorted AND ns.n_subjects <= {RARE_NAME_SUBJECTS}
+                 {core_name("p1.name_sorted")} = {core_name("p2.name_sorted")}
+                   AND ns.n_subjects <= {RARE_NAME_SUBJECTS}
                    AND ns.n_anchored <= 1 AS rare_name
           FROM _resolve_scored s
           LEFT JOIN _resolve_cp a ON a.pid = s.pid_l LEFT JOIN _resolve_cp b ON b.pid = s.pid_r
           JOIN resolve_profiles p1 ON p1.pid = s.pid_l JOIN resolve_profiles p2 ON p2.pid = s.pid_r
-          LEFT JOIN _resolve_name_subjects ns ON ns.name_sorted = p1.name_sorted
+          LEFT JOIN _resolve_name_subjects ns ON ns.name_sorted = {core_name("p1.name_sorted")}
         ),
         y AS (
           SELECT * EXCLUDE (no_conflict, rare_name),
                  CASE WHEN s_pair OR NOT no_conflict OR NOT coalesce(rare_name, FALSE) THEN 0.0
                       ELSE {RARE_NAME_WEIGHT} END AS w_subject,
-                 0.0 AS w_receiver
+                 0.0 AS w_receiver, 0.0 AS w_account
           FROM (SELECT *, pid_l = pid_r AS s_pair FROM x)
         )
         SELECT * EXCLUDE (match_weight, match_probability, s_pair),

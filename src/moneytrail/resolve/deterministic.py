@@ -25,6 +25,7 @@ import duckdb
 import pyarrow as pa
 
 from moneytrail.resolve import tables as T
+from moneytrail.resolve.counterparty import record_groups
 from moneytrail.resolve.names import names_compatible
 
 
@@ -193,3 +194,39 @@ def blank_shared(con: duckdb.DuckDBPyConnection, *, from_rid: int = 0) -> None:
             WHERE s.kind = '{kind}' AND s.value = r.{col} AND r.rid > {int(from_rid)}
             """
         )
+
+
+def merchant_name_links(con: duckdb.DuckDBPyConnection, root: list[int]) -> list[tuple[int, int, str, str]]:
+    """Links ``(rid_merchant, rid_party, 'merchant_name', value)`` joining a merchant to the one
+    subject that is paid under its exact name in its country.
+
+    Merchants resolve by merchant id; but a charity or a supplier is also paid
+    by bank transfer or wallet, as a payee with the same name ("Bahay Pag-asa
+    Sponsorship", PH). When a name and country is held by exactly one merchant
+    subject and exactly one other subject (after clustering, ``root``), and the
+    name has two words or more, the two are one organisation. A name two
+    merchants or two subjects hold links nothing.
+    """
+    con.register("_resolve_mn_groups", record_groups(root))
+    rows = con.execute(
+        """
+        WITH x AS (
+          SELECT r.rid, g.grp, r.origin = 'merchant' AS is_merchant, r.name_sorted, r.country
+          FROM resolve_records r JOIN _resolve_mn_groups g ON g.rid = r.rid
+          WHERE r.name_sorted IS NOT NULL AND r.country IS NOT NULL AND r.origin <> 'referral'
+            AND r.name_sorted LIKE '% %'
+        ),
+        held AS (
+          SELECT name_sorted, country,
+                 count(DISTINCT grp) FILTER (WHERE is_merchant) AS n_merchants,
+                 count(DISTINCT grp) FILTER (WHERE NOT is_merchant) AS n_others,
+                 min(rid) FILTER (WHERE is_merchant) AS rid_m, min(rid) FILTER (WHERE NOT is_merchant) AS rid_p
+          FROM x GROUP BY ALL
+        )
+        SELECT rid_m, rid_p, country || ':' || name_sorted FROM held
+        WHERE n_merchants = 1 AND n_others = 1
+        ORDER BY rid_m
+        """
+    ).fetchall()
+    con.unregister("_resolve_mn_groups")
+    return [(int(m), int(p), "merchant_name", str(v)) for m, p, v in rows]

@@ -121,7 +121,7 @@ def _score(con: duckdb.DuckDBPyConnection, pid_a: int, pid_b: int) -> dict[str, 
     try:
         row = con.execute(
             f"SELECT match_weight, {levels_json_sql(labels, 's')} FROM "
-            "(SELECT *, NULL::DOUBLE AS w_counterparty, NULL::DOUBLE AS w_subject, NULL::DOUBLE AS w_receiver FROM _explain_scored_arrow) s"
+            "(SELECT *, NULL::DOUBLE AS w_counterparty, NULL::DOUBLE AS w_subject, NULL::DOUBLE AS w_receiver, NULL::DOUBLE AS w_account FROM _explain_scored_arrow) s"
         ).fetchall()[0]
     finally:
         con.unregister("_explain_scored_arrow")
@@ -169,7 +169,9 @@ def _chain(con: duckdb.DuckDBPyConnection, rid_a: int, rid_b: int, subject: str)
     ).fetchall()
     adj: dict[int, list[tuple[int, str]]] = {}
     for lft, r, kind, value, prob in edges:
-        if kind.startswith("identifier:"):
+        if kind == "identifier:merchant_name":
+            ev = f"merchant paid under its name {value}"
+        elif kind.startswith("identifier:"):
             ev = f"{kind.split(':', 1)[1]} {value}"
         elif kind.startswith("transaction:"):
             ev = f"{kind.split(':', 1)[1]} to own account {value}"
@@ -218,7 +220,7 @@ def _recorded_evidence(con: duckdb.DuckDBPyConnection, pid_a: int, pid_b: int) -
         return []
     levels = json.loads(rows[0][0])
     out = []
-    for comp in ("subject_evidence", "receiver_evidence"):
+    for comp in ("subject_evidence", "receiver_evidence", "account_evidence"):
         label, weight = levels.get(comp, ["n/a", 0.0])
         if weight:
             out.append((comp, str(label), float(weight)))
@@ -258,7 +260,7 @@ def explain_link(con: duckdb.DuckDBPyConnection, a: str, b: str) -> LinkExplanat
         if scored is not None:
             total = scored["match_weight"]
             for comp, (label, weight) in scored["levels"].items():
-                if comp in ("counterparty", "subject_evidence", "receiver_evidence"):
+                if comp in ("counterparty", "subject_evidence", "receiver_evidence", "account_evidence"):
                     continue
                 out.comparisons.append((comp, label, float(weight)))
             shares = _counterparty(con, rid_a, rid_b)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import duckdb
 
+from moneytrail.resolve.accounts import account_keys
 from moneytrail.resolve.blocking import build_pairs
 from moneytrail.resolve.clustering import cluster
 from moneytrail.resolve.config import ResolveReport, ResolveSettings
@@ -114,8 +115,10 @@ def resolve_new(
             chain_min_records=settings.chain_min_records,
             initial=initial,
             frozen=frozen,
+            accounts=account_keys(con) if settings.accounts else None,
         )
         report.merges, report.chain_rejections = res.merges, res.chain_rejections
+        report.account_rejections = res.account_rejections
     with _timed(report, "write"):
         report.subjects = _write_subjects(con, res.root, append=True, new_from_rid=old_rid)
         _write_links(con, res, strong, labels, append=True, link_floor=settings.link_floor)

@@ -75,6 +75,16 @@ MACROS = (
     "THEN mt_subset_compatible(a, b) ELSE mt_subset_compatible(b, a) END)",
     "CREATE OR REPLACE MACRO mt_shared_token(a, b) AS "
     "(len(list_filter(list_intersect(a, b), lambda t: length(t) >= 3)) > 0)",
+    # a word of one name close to a word of the other ("harroet" ~ "harriet") when the
+    # other words were replaced or mistyped
+    "CREATE OR REPLACE MACRO mt_similar_token(a, b) AS "
+    "(len(list_filter(a, lambda t: len(list_filter(b, lambda u: least(length(t), length(u)) >= 4 "
+    "AND jaro_winkler_similarity(t, u) >= 0.88)) > 0)) > 0)",
+    # free-text addresses: at least half the words of the shorter one appear in the
+    # other ("togo place caravn park" ~ "40 togo p lace carav park")
+    "CREATE OR REPLACE MACRO mt_half_words(a, b) AS "
+    "(len(list_intersect(string_split(a, ' '), string_split(b, ' '))) * 2 >= "
+    "least(len(string_split(a, ' ')), len(string_split(b, ' '))))",
 )
 
 

@@ -12,8 +12,9 @@ import duckdb
 import pyarrow as pa
 
 from moneytrail.resolve import tables as T
+from moneytrail.resolve.accounts import account_keys, adjust_accounts
 from moneytrail.resolve.blocking import build_pairs
-from moneytrail.resolve.clustering import ClusterResult, cluster
+from moneytrail.resolve.clustering import ClusterResult, cluster, unite_after
 from moneytrail.resolve.config import ResolveReport, ResolveSettings
 from moneytrail.resolve.counterparty import adjust as adjust_counterparty
 from moneytrail.resolve.counterparty import counterparty_sets
@@ -22,6 +23,7 @@ from moneytrail.resolve.deterministic import (
     SELF_TRANSFER_TYPES,
     blank_shared,
     find_shared,
+    merchant_name_links,
     self_transfer_links,
     strong_links,
 )
@@ -69,9 +71,18 @@ def levels_json_sql(labels: dict[str, list[tuple[float, str]]], alias: str) -> s
         f"THEN 'receiver paid by the same payer, no other candidate' ELSE 'n/a' END, "
         f"round(coalesce({alias}.w_receiver, 0), 3))"
     )
+    parts.append(
+        f"'account_evidence', json_array(CASE WHEN coalesce({alias}.w_account, 0) > 0 "
+        f"THEN 'no account or identifier disagrees' ELSE 'n/a' END, "
+        f"round(coalesce({alias}.w_account, 0), 3))"
+    )
     return "json_object(" + ", ".join(parts) + ")::VARCHAR"
 
 
+
+
+# Scored pairs below this match weight are not kept in _resolve_scored.
+MIN_KEPT_WEIGHT = -12.0
 
 
 def count_of(con: duckdb.DuckDBPyConnection, sql: str) -> int:
@@ -111,11 +122,12 @@ def _score(
     pairs = con.sql("SELECT pid_l, pid_r FROM _resolve_pairs").to_arrow_table()
     if pairs.num_rows == 0:
         return pa.table({}), 0
-    scored = model.predict(pairs)
+    # pairs far below any threshold are dropped here, not carried out of Splink's DuckDB
+    scored = model.predict(pairs, min_weight=MIN_KEPT_WEIGHT)
     con.register("_resolve_scored_arrow", scored)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _resolve_scored AS SELECT * FROM _resolve_scored_arrow "
-        "WHERE match_weight >= -12"
+        f"WHERE match_weight >= {MIN_KEPT_WEIGHT}"
     )
     con.unregister("_resolve_scored_arrow")
     return scored, pairs.num_rows
@@ -318,6 +330,8 @@ def resolve(con: duckdb.DuckDBPyConnection, settings: ResolveSettings | None = N
         n = report.records
         strong = _strong_arrays(con)
         pids = _record_pids(con, n)
+        accounts = account_keys(con) if settings.accounts else None
+        strong_cache: dict[str, Any] = {}  # the strong links do not change between passes
 
         def run_cluster() -> ClusterResult:
             return cluster(
@@ -328,6 +342,8 @@ def resolve(con: duckdb.DuckDBPyConnection, settings: ResolveSettings | None = N
                 _scored_above(con, settings.threshold),
                 chain_large=settings.chain_large,
                 chain_min_records=settings.chain_min_records,
+                accounts=accounts,
+                strong_cache=strong_cache,
             )
 
         res = run_cluster()
@@ -340,12 +356,25 @@ def resolve(con: duckdb.DuckDBPyConnection, settings: ResolveSettings | None = N
             res = run_cluster()
             if settings.counterparty and adjust_receivers(con, res.root):
                 res = run_cluster()
+            if settings.accounts and adjust_accounts(con, res.root, settings.threshold):
+                res = run_cluster()
+        merchant_links = merchant_name_links(con, res.root)
+        if merchant_links:
+            first = len(strong["rid_l"])
+            for rid_m, rid_p, kind, value in merchant_links:
+                strong["rid_l"].append(rid_m)
+                strong["rid_r"].append(rid_p)
+                strong["kind"].append(kind)
+                strong["value"].append(value)
+            report.strong_links += len(merchant_links)
+            unite_after(res, [(m, p) for m, p, _, _ in merchant_links], first)
         report.counterparty_m_u = (round(cp_m, 5), round(cp_u, 7))
         report.pairs_above_threshold = count_of(
             con,
             f"SELECT count(*) FROM _resolve_scored WHERE match_probability >= {float(settings.threshold)}",
         ) if table_exists(con, "_resolve_scored") else 0
         report.merges, report.chain_rejections = res.merges, res.chain_rejections
+        report.account_rejections = res.account_rejections
     with _timed(report, "write"):
         report.subjects = _write_subjects(con, res.root, append=False)
         _write_links(con, res, strong, labels, append=False, link_floor=settings.link_floor)

@@ -82,6 +82,7 @@ def comparisons() -> list[ComparisonCreator | dict[str, Any]]:
             ),
             cll.JaroWinklerLevel("name_sorted", 0.85).configure(label_for_charts="similar name"),
             cll.CustomLevel("mt_shared_token(name_tokens_l, name_tokens_r)", "one name in common"),
+            cll.CustomLevel("mt_similar_token(name_tokens_l, name_tokens_r)", "a similar name word"),
             cll.ElseLevel().configure(label_for_charts="different names"),
         ],
     )
@@ -136,6 +137,7 @@ def comparisons() -> list[ComparisonCreator | dict[str, Any]]:
             cll.NullLevel("address"),
             cll.ExactMatchLevel("address").configure(label_for_charts="same address"),
             cll.JaroWinklerLevel("address", 0.9).configure(label_for_charts="similar address"),
+            cll.CustomLevel("mt_half_words(address_l, address_r)", "half the words in common"),
             cll.ElseLevel().configure(label_for_charts="different addresses"),
         ],
     )
@@ -218,6 +220,7 @@ class SplinkModel:
         self._register_tf(tf_source if tf_source is not None else profiles)
 
     def _register_tf(self, profiles: pa.Table) -> None:
+        self._tf_tables: dict[str, str] = {}
         for col in ("name_sorted", "city"):
             values = profiles.column(col).drop_null()
             if len(values) == 0:
@@ -230,6 +233,7 @@ class SplinkModel:
                 tf = pa.table({col: vals, f"tf_{col}": pa.compute.divide(n, total)})
             sdf = self.db_api.register(tf, table_name=f"mt_tf_{col}")
             self.linker.table_management.register_term_frequency_lookup(sdf, col)
+            self._tf_tables[col] = f"mt_tf_{col}"
 
     def train(self, settings: ResolveSettings, labels: pa.Table | None = None) -> None:
         """u by random sampling; m by EM on the data itself, or from labelled pairs."""
@@ -278,8 +282,15 @@ class SplinkModel:
     def model_json(self) -> str:
         return json.dumps(self.linker.misc.save_model_to_json())
 
-    def predict(self, pairs: pa.Table) -> pa.Table:
-        """Score the given (pid_l, pid_r) pairs; returns one row per pair."""
+    def predict(self, pairs: pa.Table, *, min_weight: float | None = None) -> pa.Table:
+        """Score the given (pid_l, pid_r) pairs; returns one row per pair (with
+        ``min_weight``, only the pairs whose match weight is at least that)."""
+        if self.backend == "duckdb":
+            return self._predict_duckdb(pairs, min_weight=min_weight)
+        return self.predict_splink(pairs, min_weight=min_weight)  # pragma: no cover - needs a Spark session
+
+    def predict_splink(self, pairs: pa.Table, *, min_weight: float | None = None) -> pa.Table:
+        """:meth:`predict` through Splink's own ``linker.inference.predict`` (any backend)."""
         blocked = pa.table(
             {
                 "match_key": pa.array(["0"] * pairs.num_rows, pa.string()),
@@ -297,12 +308,100 @@ class SplinkModel:
         sql = (
             f"SELECT p.pid_l, p.pid_r, p.match_weight, p.match_probability, {', '.join(cols)} "
             f"FROM {pred.physical_name} p"
+            + ("" if min_weight is None else f" WHERE p.match_weight >= {float(min_weight)!r}")
         )
         if self.backend == "duckdb":
             table: pa.Table = self.con.sql(sql).to_arrow_table()
         else:  # pragma: no cover
             table = pa.Table.from_pandas(self.db_api.spark.sql(sql).toPandas())
         pred.drop_table_from_database_and_remove_from_cache()
+        return table
+
+    def _predict_duckdb(self, pairs: pa.Table, *, min_weight: float | None = None) -> pa.Table:
+        """Splink's prediction, with the name comparison evaluated once per distinct pair of names.
+
+        The name levels (token macros, Jaro-Winkler) are most of the cost of scoring,
+        and a pair of names recurs across many pairs of profiles (about six times at a
+        million transactions). The comparison vector is built here from Splink's own
+        CASE statements, the name one on the distinct (name, tokens) pairs, and the
+        match weights by Splink's own SQL (``predict_from_comparison_vectors_sqls_using_settings``):
+        the same figures as ``linker.inference.predict`` on the same pairs."""
+        from splink.internals.predict import predict_from_comparison_vectors_sqls_using_settings
+
+        settings = self.linker._settings_obj
+        by_name = {c.output_column_name: c for c in settings.comparisons}
+        name_case = by_name["name"]._case_statement
+        cv_cols = [
+            "g.gamma_name" if col == name_case else col
+            for col in settings._columns_to_select_for_comparison_vector_values
+        ]
+        if "g.gamma_name" not in cv_cols:
+            raise RuntimeError("the name comparison is not in Splink's comparison vector")
+        block_cols = settings._columns_to_select_for_blocking
+        tf_cols = ", ".join(f"{t}.tf_{col}" for col, t in self._tf_tables.items())
+        tf_joins = " ".join(
+            f"LEFT JOIN {t} ON p.{col} = {t}.{col}" for col, t in self._tf_tables.items()
+        )
+        con = self.con
+        con.register("_mt_pairs_arrow", pairs.select(["pid_l", "pid_r"]))
+        try:
+            # profiles with their term frequencies (as Splink's predict joins them)
+            # and a number per distinct name
+            con.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE _mt_ptf AS
+                SELECT p.*, {tf_cols},
+                       dense_rank() OVER (ORDER BY p.name_sorted, p.name_tokens) AS _mt_nk
+                FROM mt_profiles p {tf_joins}
+                """
+            )
+            con.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE _mt_gname AS
+                WITH k AS (
+                  SELECT DISTINCT l._mt_nk AS nk_l, r._mt_nk AS nk_r
+                  FROM _mt_pairs_arrow b JOIN _mt_ptf l ON l.pid = b.pid_l
+                  JOIN _mt_ptf r ON r.pid = b.pid_r
+                ),
+                n AS (SELECT DISTINCT _mt_nk, name_sorted, name_tokens FROM _mt_ptf)
+                SELECT nk_l, nk_r, {name_case} FROM (
+                  SELECT k.nk_l, k.nk_r, l.name_sorted AS name_sorted_l, r.name_sorted AS name_sorted_r,
+                         l.name_tokens AS name_tokens_l, r.name_tokens AS name_tokens_r
+                  FROM k JOIN n l ON l._mt_nk = k.nk_l JOIN n r ON r._mt_nk = k.nk_r
+                )
+                """
+            )
+            ctes = [
+                (
+                    "blocked_with_cols",
+                    f"SELECT {', '.join(block_cols)}, l._mt_nk AS _mt_nk_l, r._mt_nk AS _mt_nk_r, "
+                    "'0' AS match_key FROM _mt_pairs_arrow b "
+                    "JOIN _mt_ptf l ON l.pid = b.pid_l JOIN _mt_ptf r ON r.pid = b.pid_r",
+                ),
+                (
+                    "__splink__df_comparison_vectors",
+                    f"SELECT {', '.join(cv_cols)} FROM blocked_with_cols "
+                    "JOIN _mt_gname g ON g.nk_l = _mt_nk_l AND g.nk_r = _mt_nk_r",
+                ),
+            ]
+            sqls = predict_from_comparison_vectors_sqls_using_settings(settings, None, None)
+            ctes += [(q["output_table_name"], q["sql"]) for q in sqls]
+            cols = []
+            for comp in COMPARISON_NAMES:
+                tf = f" + coalesce(p.mw_tf_adj_{comp}, 0)" if comp in TF_COMPARISONS else ""
+                cols.append(f"p.mw_{comp} AS lvl_{comp}, p.mw_{comp}{tf} AS w_{comp}")
+            final = ctes[-1][0]
+            sql = (
+                "WITH " + ", ".join(f"{name} AS ({body})" for name, body in ctes)
+                + f" SELECT p.pid_l, p.pid_r, p.match_weight, p.match_probability, {', '.join(cols)}"
+                f" FROM {final} p"
+                + ("" if min_weight is None else f" WHERE p.match_weight >= {float(min_weight)!r}")
+            )
+            table: pa.Table = con.sql(sql).to_arrow_table()
+        finally:
+            con.unregister("_mt_pairs_arrow")
+            con.execute("DROP TABLE IF EXISTS _mt_ptf")
+            con.execute("DROP TABLE IF EXISTS _mt_gname")
         return table
 
     def levels(self) -> dict[str, list[tuple[float, str]]]:
