@@ -79,3 +79,13 @@ def test_cli_marks_name_steps(con: duckdb.DuckDBPyConnection, tmp_path: Path) ->
     r = CliRunner().invoke(app, ["expand", "X", "--top", "5", "--store", str(store)], terminal_width=200)
     assert r.exit_code == 0, r.output
     assert "X → F2 ≈ F1" in r.output
+
+
+def test_a_word_too_many_receivers_hold_ties_nobody(con: duckdb.DuckDBPyConnection,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import moneytrail.network.names as names
+
+    assert ("F1", "F2") in find_name_ties(con)
+    # "salazar" is held by two risky receivers in PH: over a cap of one it pairs nobody
+    monkeypatch.setattr(names, "MAX_HOLDERS", 1)
+    assert ("F1", "F2") not in find_name_ties(con)

@@ -28,6 +28,10 @@ from moneytrail.store import table_exists
 NAME_RISK = 0.3
 # Shortest shared word: surnames, not particles ("de", "dela") nor initials.
 MIN_WORD = 4
+# A word that more risky receivers of one country hold than this pairs nobody: it tells
+# no one apart, and pairing its holders grows with their square (at 5 million
+# transactions "santos" alone would make millions of pairs).
+MAX_HOLDERS = 50
 
 CANDIDATES_SQL = """
 WITH r AS (
@@ -40,10 +44,12 @@ WITH r AS (
     WHERE p.side = 'to' AND p.name_norm IS NOT NULL AND p.country IS NOT NULL
 ), w AS (
     SELECT DISTINCT subject_id, country, unnest(string_split(name_norm, ' ')) AS word FROM nm
+), rare AS (
+    SELECT * FROM w WHERE length(word) >= {min_word}
+    QUALIFY count(*) OVER (PARTITION BY country, word) <= {max_holders}
 ), pairs AS (
     SELECT DISTINCT a.subject_id AS a, b.subject_id AS b, a.country
-    FROM w a JOIN w b ON a.word = b.word AND a.country = b.country AND a.subject_id < b.subject_id
-    WHERE length(a.word) >= {min_word}
+    FROM rare a JOIN rare b ON a.word = b.word AND a.country = b.country AND a.subject_id < b.subject_id
 )
 SELECT p.a, p.b, list(DISTINCT x.name_norm) AS names_a, list(DISTINCT y.name_norm) AS names_b
 FROM pairs p
@@ -59,7 +65,7 @@ def find_name_ties(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 
     if not table_exists(con, "network_roles"):
         return []
-    rows = con.execute(CANDIDATES_SQL.format(risk=NAME_RISK, min_word=MIN_WORD)).fetchall()
+    rows = con.execute(CANDIDATES_SQL.format(risk=NAME_RISK, min_word=MIN_WORD, max_holders=MAX_HOLDERS)).fetchall()
     return [(a, b) for a, b, na, nb in rows if all(names_compatible(x, y) for x in na for y in nb)]
 
 
