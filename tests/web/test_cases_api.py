@@ -10,12 +10,17 @@ from tests.web.conftest import API
 
 @pytest.fixture(scope="module")
 def ref(clients: dict[str, TestClient]) -> str:
-    """A subject case of its own for this module (the last page: other modules use the first)."""
+    """A subject case of its own for this module, from the last page back (other modules use the
+    first), whose subject has payments: a platform report alone can flag a subject with none."""
     sup = clients["supervisor"]
-    page = sup.get(f"{API}/cases", params={"state": "new", "kind": "subject", "page_size": 1}).json()
-    last = sup.get(f"{API}/cases", params={"state": "new", "kind": "subject", "page_size": 1,
-                                           "page": page["total"]}).json()
-    return str(last["items"][0]["ref"])
+    total = sup.get(f"{API}/cases", params={"state": "new", "kind": "subject", "page_size": 1}).json()["total"]
+    for page in range(total, 0, -1):
+        case = sup.get(f"{API}/cases", params={"state": "new", "kind": "subject", "page_size": 1,
+                                               "page": page}).json()["items"][0]
+        sid = sup.get(f"{API}/cases/{case['ref']}").json()["subject_ids"][0]
+        if sup.get(f"{API}/subjects/{sid}/transactions", params={"page_size": 1}).json()["items"]:
+            return str(case["ref"])
+    raise AssertionError("no subject case with payments")
 
 
 def test_cases_list_filters_and_pages(clients: dict[str, TestClient]) -> None:
