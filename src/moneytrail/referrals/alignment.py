@@ -373,31 +373,12 @@ def _align(con: duckdb.DuckDBPyConnection, settings: ReferralSettings) -> int:
             AND NOT EXISTS (SELECT 1 FROM _ref_linked_subjects la WHERE la.referral_provider = e.provider
                             AND la.referral_record_id = e.a AND la.subject_id = y.to_subject)
           UNION ALL
-          -- resolution split the payer off his linked subject and the payee's end is linked
-          -- to nothing: the payer carries two name words of his end, the payee one of hers
-          SELECT t.provider, t.record_id, e.provider, e.report_id, e.seq, fr.subject_id,
-                 date_diff('second', t.ts_utc, e.start_utc)
-          FROM ends e
-          JOIN _ref_end_tokens ta ON ta.referral_provider = e.provider AND ta.referral_record_id = e.a
-          JOIN _ref_end_tokens tb ON tb.referral_provider = e.provider AND tb.referral_record_id = e.b
-          JOIN _ref_win t ON t.referral_provider = e.provider AND t.report_id = e.report_id
-           AND t.seq = e.seq AND t.a = e.a
-          JOIN parties f ON f.provider = t.provider AND f.record_id = t.record_id AND f.side = 'from'
-          JOIN subject_records fr ON fr.provider = f.provider AND fr.record_id = f.record_id
-           AND fr.party = f.party
-          JOIN parties y ON y.provider = t.provider AND y.record_id = t.record_id AND y.side = 'to'
-          WHERE ({name_ok2})
-            AND EXISTS (SELECT 1 FROM _ref_linked_subjects la WHERE la.referral_provider = e.provider
-                        AND la.referral_record_id = e.a)
-            AND NOT EXISTS (SELECT 1 FROM _ref_linked_subjects lb WHERE lb.referral_provider = e.provider
-                            AND lb.referral_record_id = e.b)
-            AND fr.subject_id NOT IN (SELECT subject_id FROM _ref_linked_subjects)
-            AND length(list_intersect({_TOKENS.format(col="f.name_norm")}, ta.tokens)) >= 2
-            AND list_has_any({_TOKENS.format(col="y.name_norm")}, tb.tokens)
-          UNION ALL
-          -- resolution split both: a payer linked to nothing whose name words are all names
-          -- of his end ("k walsh" for "Keith Walsh") pays someone not linked to the other end
-          -- who carries two name words of hers ("allan aquino domingo" for "Allan A. Domingo")
+          -- resolution split the payer off: a payer linked to nothing, named like his end,
+          -- paying someone named like the other end. Either his end is linked and hers is
+          -- not (he carries two of his end's name words, the payee one of hers), or
+          -- resolution split both ("k walsh" for "Keith Walsh" paying "allan aquino domingo"
+          -- for "Allan A. Domingo": all his name words are his end's, the payee is not linked
+          -- to her end and carries two of her name words)
           SELECT t.provider, t.record_id, e.provider, e.report_id, e.seq, fr.subject_id,
                  date_diff('second', t.ts_utc, e.start_utc)
           FROM ends e
@@ -413,11 +394,18 @@ def _align(con: duckdb.DuckDBPyConnection, settings: ReferralSettings) -> int:
            AND yr.party = y.party
           WHERE ({name_ok2})
             AND fr.subject_id NOT IN (SELECT subject_id FROM _ref_linked_subjects)
-            AND NOT EXISTS (SELECT 1 FROM _ref_linked_subjects lb WHERE lb.referral_provider = e.provider
-                            AND lb.referral_record_id = e.b AND lb.subject_id = yr.subject_id)
-            AND len({_TOKENS.format(col="f.name_norm")}) > 0
-            AND len(list_filter({_TOKENS.format(col="f.name_norm")}, lambda x: NOT list_contains(ta.tokens, x))) = 0
-            AND length(list_intersect({_TOKENS.format(col="y.name_norm")}, tb.tokens)) >= 2
+            AND ((EXISTS (SELECT 1 FROM _ref_linked_subjects la WHERE la.referral_provider = e.provider
+                          AND la.referral_record_id = e.a)
+                  AND NOT EXISTS (SELECT 1 FROM _ref_linked_subjects lb WHERE lb.referral_provider = e.provider
+                                  AND lb.referral_record_id = e.b)
+                  AND length(list_intersect({_TOKENS.format(col="f.name_norm")}, ta.tokens)) >= 2
+                  AND list_has_any({_TOKENS.format(col="y.name_norm")}, tb.tokens))
+                 OR (NOT EXISTS (SELECT 1 FROM _ref_linked_subjects lb WHERE lb.referral_provider = e.provider
+                                 AND lb.referral_record_id = e.b AND lb.subject_id = yr.subject_id)
+                     AND len({_TOKENS.format(col="f.name_norm")}) > 0
+                     AND len(list_filter({_TOKENS.format(col="f.name_norm")},
+                                         lambda x: NOT list_contains(ta.tokens, x))) = 0
+                     AND length(list_intersect({_TOKENS.format(col="y.name_norm")}, tb.tokens)) >= 2))
         ),
         ranked AS (
           SELECT *, row_number() OVER (

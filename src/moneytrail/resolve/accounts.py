@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import duckdb
 
-from moneytrail.resolve.counterparty import record_groups
+from moneytrail.resolve.counterparty import add_weight, record_groups
 
 ACCOUNT_MIN_WEIGHT = 6.0
 ACCOUNT_WEIGHT = 3.0
@@ -159,13 +159,5 @@ def adjust_accounts(
     con.unregister("_resolve_acc_groups")
     n = int(con.execute("SELECT count(*) FROM _resolve_acc_pairs").fetchall()[0][0])
     if n and w:
-        con.execute(
-            f"""
-            UPDATE _resolve_scored s
-            SET w_account = {w}, match_weight = s.match_weight + {w},
-                match_probability = 1 / (1 + pow(2, -(s.match_weight + {w})))
-            FROM _resolve_acc_pairs p
-            WHERE p.pid_l = s.pid_l AND p.pid_r = s.pid_r AND coalesce(s.w_account, 0) = 0
-            """
-        )
+        add_weight(con, "_resolve_acc_pairs", "w_account", w)
     return n

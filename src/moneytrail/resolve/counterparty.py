@@ -97,6 +97,21 @@ def counterparty_sets(con: duckdb.DuckDBPyConnection, root: list[int]) -> None:
     con.unregister("_resolve_cp_groups")
 
 
+def add_weight(con: duckdb.DuckDBPyConnection, pairs: str, column: str, w: float) -> None:
+    """Add evidence weight ``w`` to the scored pairs listed in table ``pairs`` (pid_l, pid_r),
+    in column ``column`` and in the match weight and probability; a pair that already has
+    it is left alone, so a pass run twice adds nothing twice."""
+    con.execute(
+        f"""
+        UPDATE _resolve_scored s
+        SET {column} = {w}, match_weight = s.match_weight + {w},
+            match_probability = 1 / (1 + pow(2, -(s.match_weight + {w})))
+        FROM {pairs} p
+        WHERE p.pid_l = s.pid_l AND p.pid_r = s.pid_r AND coalesce(s.{column}, 0) = 0
+        """
+    )
+
+
 def _agree(col: str) -> str:
     return f"coalesce(p1.{col} = p2.{col} OR p1.{col} IS NULL OR p2.{col} IS NULL, TRUE)"
 

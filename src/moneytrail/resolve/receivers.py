@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import duckdb
 
-from moneytrail.resolve.counterparty import profile_counterparties, record_groups
+from moneytrail.resolve.counterparty import add_weight, profile_counterparties, record_groups
 from moneytrail.resolve.names import install_macros
 
 RECEIVER_CP_WEIGHT = 6.0
@@ -117,15 +117,7 @@ def adjust_receivers(con: duckdb.DuckDBPyConnection, root: list[int], weight: fl
     )
     n = int(con.execute("SELECT count(*) FROM _resolve_rcv_pairs").fetchall()[0][0])
     if n and w:
-        con.execute(
-            f"""
-            UPDATE _resolve_scored s
-            SET w_receiver = {w}, match_weight = s.match_weight + {w},
-                match_probability = 1 / (1 + pow(2, -(s.match_weight + {w})))
-            FROM _resolve_rcv_pairs p
-            WHERE p.pid_l = s.pid_l AND p.pid_r = s.pid_r AND coalesce(s.w_receiver, 0) = 0
-            """
-        )
+        add_weight(con, "_resolve_rcv_pairs", "w_receiver", w)
     return n
 
 
