@@ -12,7 +12,8 @@ measures, against the world's truth:
   share of that network's other consumers and facilitators/intermediaries in
   the top 50 (also capped: found / min(targets, 50));
 - Leiden communities: adjusted Rand index against the true networks, over
-  the subjects of true network members.
+  the main subjects of the network members the network's money touches
+  (``ari``), and of every labelled member (``ari_all_members``).
 
 Writes ``bench/results/network_quality_<seed>.json``.
 """
@@ -71,9 +72,15 @@ def write_before(store: Path, out: Path) -> None:
 
 
 def subject_truth(con: duckdb.DuckDBPyConnection, truth: Path) -> None:
-    con.execute(f"CREATE TEMP TABLE tp AS SELECT * FROM read_csv('{truth / 'parties.csv'}', all_varchar=true)")
-    con.execute(f"CREATE TEMP TABLE tpers AS SELECT * FROM read_csv('{truth / 'persons.csv'}', all_varchar=true)")
-    con.execute(f"CREATE TEMP TABLE tt AS SELECT * FROM read_csv('{truth / 'transactions.csv'}', all_varchar=true)")
+    con.execute(
+        f"CREATE TEMP TABLE tp AS SELECT * FROM read_csv('{truth / 'parties.csv'}', all_varchar=true)"
+    )
+    con.execute(
+        f"CREATE TEMP TABLE tpers AS SELECT * FROM read_csv('{truth / 'persons.csv'}', all_varchar=true)"
+    )
+    con.execute(
+        f"CREATE TEMP TABLE tt AS SELECT * FROM read_csv('{truth / 'transactions.csv'}', all_varchar=true)"
+    )
     con.execute("""CREATE TEMP TABLE smap AS SELECT subject_id, arg_max(person_id, n) AS person_id FROM (
                    SELECT sr.subject_id, tp.person_id, count(*) AS n FROM subject_records sr
                    JOIN tp USING (provider, record_id, party) GROUP BY ALL) GROUP BY subject_id""")
@@ -83,7 +90,9 @@ def subject_truth(con: duckdb.DuckDBPyConnection, truth: Path) -> None:
                    JOIN tp USING (provider, record_id, party) GROUP BY ALL) GROUP BY person_id""")
 
 
-def expansion(con: duckdb.DuckDBPyConnection, top: int = 50, max_networks: int = 60, seed: int = 0) -> dict[str, float]:
+def expansion(
+    con: duckdb.DuckDBPyConnection, top: int = 50, max_networks: int = 60, seed: int = 0
+) -> dict[str, float]:
     from moneytrail.network.expand import expand
     from moneytrail.network.graph import load_graph
 
@@ -101,8 +110,15 @@ def expansion(con: duckdb.DuckDBPyConnection, top: int = 50, max_networks: int =
         JOIN tp ON tp.provider = sr.provider AND tp.record_id = sr.record_id AND tp.party = sr.party
         JOIN tpers tpp ON tpp.person_id = tp.person_id
         WHERE tpp.role <> 'none'""")
-    con.execute("CREATE TEMP TABLE netcons AS SELECT DISTINCT network_id, subject_id FROM netmem WHERE role = 'consumer' AND side = 'from'")
-    nets = [r[0] for r in con.execute("SELECT DISTINCT network_id FROM netcons ORDER BY network_id").fetchall()]
+    con.execute(
+        "CREATE TEMP TABLE netcons AS SELECT DISTINCT network_id, subject_id FROM netmem WHERE role = 'consumer' AND side = 'from'"
+    )
+    nets = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT network_id FROM netcons ORDER BY network_id"
+        ).fetchall()
+    ]
     rng = np.random.default_rng(seed)
     rng.shuffle(nets)
     rec, capped, sizes, secs = [], [], [], []
@@ -110,14 +126,21 @@ def expansion(con: duckdb.DuckDBPyConnection, top: int = 50, max_networks: int =
     single: list[float] = []
     nets_of_seed: list[int] = []
     for net in nets[:max_networks]:
-        seeds = [r[0] for r in con.execute(
-            "SELECT subject_id FROM netcons WHERE network_id = ? ORDER BY subject_id", [net]).fetchall()]
+        seeds = [
+            r[0]
+            for r in con.execute(
+                "SELECT subject_id FROM netcons WHERE network_id = ? ORDER BY subject_id", [net]
+            ).fetchall()
+        ]
         if not seeds:
             continue
         s = seeds[int(rng.integers(0, len(seeds)))]
-        targets = {r[0] for r in con.execute(
-            "SELECT DISTINCT subject_id FROM netmem WHERE network_id = ?", [net]
-        ).fetchall()} - {s}
+        targets = {
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT subject_id FROM netmem WHERE network_id = ?", [net]
+            ).fetchall()
+        } - {s}
         if not targets:
             continue
         t0 = time.perf_counter()
@@ -130,35 +153,72 @@ def expansion(con: duckdb.DuckDBPyConnection, top: int = 50, max_networks: int =
         sizes.append(len(targets))
         # almost half the consumers pay more than one network: all of them are what the
         # investigator is after, and 50 places cannot hold 90% of three networks
-        union = {r[0] for r in con.execute(
-            """SELECT DISTINCT m.subject_id FROM netmem m WHERE m.network_id IN
-               (SELECT network_id FROM netcons WHERE subject_id = ?)""", [s]).fetchall()} - {s}
-        nets_of_seed.append(len({r[0] for r in con.execute(
-            "SELECT network_id FROM netcons WHERE subject_id = ?", [s]).fetchall()}))
+        union = {
+            r[0]
+            for r in con.execute(
+                """SELECT DISTINCT m.subject_id FROM netmem m WHERE m.network_id IN
+               (SELECT network_id FROM netcons WHERE subject_id = ?)""",
+                [s],
+            ).fetchall()
+        } - {s}
+        nets_of_seed.append(
+            len(
+                {
+                    r[0]
+                    for r in con.execute(
+                        "SELECT network_id FROM netcons WHERE subject_id = ?", [s]
+                    ).fetchall()
+                }
+            )
+        )
         union_capped.append(len(union & got) / min(len(union), top))
         if nets_of_seed[-1] == 1:
             single.append(hit / min(len(targets), top))
     return {
-        "networks": len(rec), "mean_recall_top50": float(np.mean(rec)) if rec else 0.0,
+        "networks": len(rec),
+        "mean_recall_top50": float(np.mean(rec)) if rec else 0.0,
         "mean_capped_recall_top50": float(np.mean(capped)) if capped else 0.0,
         "share_networks_capped_ge_0.9": float(np.mean(np.array(capped) >= 0.9)) if capped else 0.0,
         "median_targets": float(np.median(sizes)) if sizes else 0.0,
         "mean_seconds_per_expand": float(np.mean(secs)) if secs else 0.0,
-        "seeds_paying_several_networks": float(np.mean(np.array(nets_of_seed) > 1)) if nets_of_seed else 0.0,
-        "mean_capped_recall_top50_all_networks_of_seed": float(np.mean(union_capped)) if union_capped else 0.0,
+        "seeds_paying_several_networks": float(np.mean(np.array(nets_of_seed) > 1))
+        if nets_of_seed
+        else 0.0,
+        "mean_capped_recall_top50_all_networks_of_seed": float(np.mean(union_capped))
+        if union_capped
+        else 0.0,
         "mean_capped_recall_top50_single_network_seeds": float(np.mean(single)) if single else 0.0,
     }
 
 
 def communities_ari(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """ARI of the communities against the true networks, over each member's main subject.
+
+    ``ari`` counts the members the network's money touches: who receives a consumer, lone-payer
+    or syndicate payment, or sends or receives a transfer inside the network. The world also
+    labels members who never do (a relative or syndicate receiver no consumer chose); their
+    payments are those of any local resident, so nothing in the data can place them, and at
+    scale 0.5 a whole syndicate can be such. ``ari_all_members`` counts them too (each, if in
+    no community, a community of its own): the figure before session 5.
+    """
+    con.execute("""CREATE OR REPLACE TEMP TABLE netactive AS SELECT DISTINCT person_id FROM (
+        SELECT person_to AS person_id FROM tt WHERE typology IN
+               ('consumer_payment', 'lone_payer_payment', 'syndicate_payment', 'intermediary_transfer')
+        UNION ALL SELECT person_from FROM tt WHERE typology = 'intermediary_transfer')""")
     rows = con.execute("""
-        SELECT DISTINCT m.subject_id, p.network_id, coalesce(c.community_id, 'single:' || m.subject_id)
+        SELECT DISTINCT m.subject_id, p.network_id, coalesce(c.community_id, 'single:' || m.subject_id),
+               p.person_id IN (SELECT person_id FROM netactive) AS active
         FROM tpers p JOIN pmap m USING (person_id) LEFT JOIN communities c ON c.subject_id = m.subject_id
         WHERE p.network_id IS NOT NULL""").fetchall()
-    truth = [r[1] for r in rows]
-    pred = [r[2] for r in rows]
-    return {"ari": ari(truth, pred), "subjects": len(rows), "true_networks": len(set(truth)),
-            "communities": len(set(pred))}
+    act = [r for r in rows if r[3]]
+    return {
+        "ari": ari([r[1] for r in act], [r[2] for r in act]),
+        "subjects": len(act),
+        "true_networks": len({r[1] for r in act}),
+        "communities": len({r[2] for r in act}),
+        "ari_all_members": ari([r[1] for r in rows], [r[2] for r in rows]),
+        "subjects_all_members": len(rows),
+    }
 
 
 def main() -> None:
@@ -167,13 +227,18 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=202)
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--reuse", action="store_true", help="keep an existing world and run in --work")
-    ap.add_argument("--renetwork", action="store_true", help="rerun only the network stage on the run's store")
+    ap.add_argument(
+        "--renetwork", action="store_true", help="rerun only the network stage on the run's store"
+    )
     a = ap.parse_args()
     work = a.work or Path(tempfile.mkdtemp(prefix="mt_nwq_"))
     world, out, before = work / "world", work / "out", work / "before"
     mt = [PY, "-m", "moneytrail"]
     if not (a.reuse and (world / "truth").exists()):
-        subprocess.run([*mt, "synth", "--out", str(world), "--scale", str(a.scale), "--seed", str(a.seed)], check=True)
+        subprocess.run(
+            [*mt, "synth", "--out", str(world), "--scale", str(a.scale), "--seed", str(a.seed)],
+            check=True,
+        )
     if not (a.reuse and (out / "subjects.csv").exists()):
         subprocess.run([*mt, "run", str(world / "bundle"), "--out", str(out)], check=True)
     store = out / "warehouse.duckdb"
@@ -194,8 +259,13 @@ def main() -> None:
         s = ev["subjects"]
         res[name] = {
             "lone_consumer_recall": s["lone_consumer_recall"],
-            **{f"{r}_{k}": s[r][k] for r in ("consumer", "facilitator", "intermediary") for k in ("precision", "recall")},
-            "transactions_precision": ev["transactions"]["precision"], "transactions_recall": ev["transactions"]["recall"],
+            **{
+                f"{r}_{k}": s[r][k]
+                for r in ("consumer", "facilitator", "intermediary")
+                for k in ("precision", "recall")
+            },
+            "transactions_precision": ev["transactions"]["precision"],
+            "transactions_recall": ev["transactions"]["recall"],
             "hard_negative_subject_fpr": {k: v["fpr"] for k, v in s["hard_negative_fpr"].items()},
         }
     con = duckdb.connect(str(store), read_only=True)

@@ -6,7 +6,12 @@ import duckdb
 import igraph as ig
 import numpy as np
 
-from moneytrail.network.communities import attach_domestic, receiving_countries, split_by_country
+from moneytrail.network.communities import (
+    attach_domestic,
+    receiving_countries,
+    split_by_collector,
+    split_by_country,
+)
 from moneytrail.network.graph import DOMESTIC_WEIGHT, SubjectGraph, build_edges, load_graph
 from tests.network.world import Builder
 
@@ -57,23 +62,112 @@ def test_split_by_country_payers_follow_their_collector() -> None:
     # one Leiden community: 1 collects in one country, 2 in another; 0 pays 1 most, 3 pays 2 most
     u = ig.Graph(n=5, edges=[(0, 1), (0, 2), (3, 2), (3, 1), (4, 0)])
     u.es["np2p"] = [3.0, 1.0, 2.0, 1.0, 1.0]
-    member = split_by_country(u, [0, 1, 2, 3, 4], np.zeros(5, dtype=np.int64), np.array([-1, 0, 1, -1, -1]))
+    member = split_by_country(
+        u, [0, 1, 2, 3, 4], np.zeros(5, dtype=np.int64), np.array([-1, 0, 1, -1, -1])
+    )
     assert member[0] == member[1] != member[2] == member[3]
     # 4 reaches no collector: it keeps the community with no country
     assert member[4] not in (member[0], member[2])
     # two communities stay two even when their collectors share a country
-    two = split_by_country(u, [0, 1, 2, 3, 4], np.array([0, 0, 1, 1, 1]), np.array([-1, 0, 0, -1, -1]))
+    two = split_by_country(
+        u, [0, 1, 2, 3, 4], np.array([0, 0, 1, 1, 1]), np.array([-1, 0, 0, -1, -1])
+    )
     assert two[0] == two[1] != two[2] == two[3]
 
 
 def test_receiving_countries() -> None:
     con = duckdb.connect()
     b = Builder(con)
-    b.pay("C1", "F1", 3)  # F1 collects in PH, G1 in CO (world.COUNTRY); C1 pays both and collects nothing
+    b.pay(
+        "C1", "F1", 3
+    )  # F1 collects in PH, G1 in CO (world.COUNTRY); C1 pays both and collects nothing
     b.pay("C1", "G1", 2)
     b.pay("C2", "G1", 1)
     build_edges(con)
     sg = load_graph(con)
     keep = sorted(sg.index[s] for s in ("C1", "F1", "G1"))
-    got = dict(zip([sg.names[i] for i in keep], receiving_countries(con, sg, keep).tolist(), strict=True))
+    got = dict(
+        zip([sg.names[i] for i in keep], receiving_countries(con, sg, keep).tolist(), strict=True)
+    )
     assert got["C1"] == -1 and got["F1"] >= 0 and got["G1"] >= 0 and got["F1"] != got["G1"]
+
+
+def _directed(n: int, edges: list[tuple[int, int, float, float]]) -> ig.Graph:
+    """A directed graph of (payer, payee, person-to-person payments, of which domestic)."""
+    g = ig.Graph(n=n, edges=[(a, b) for a, b, _, _ in edges], directed=True)
+    g.es["np2p"] = [p for _, _, p, _ in edges]
+    g.es["ndom"] = [d for _, _, _, d in edges]
+    return g
+
+
+def test_split_by_collector_two_heads_glued_by_a_consumer() -> None:
+    # two families in one community: R1 passes money to H1, R2 to H2; consumer 4 pays both,
+    # 5 pays only H1, 6 only H2
+    g = _directed(
+        7,
+        [
+            (1, 0, 2, 2),
+            (3, 2, 2, 2),
+            (4, 0, 3, 0),
+            (4, 2, 3, 0),
+            (4, 1, 1, 0),
+            (4, 3, 1, 0),
+            (5, 0, 2, 0),
+            (6, 2, 2, 0),
+        ],
+    )
+    collector = np.array([True, True, True, True, False, False, False])
+    out = split_by_collector(g, list(range(7)), np.zeros(7, dtype=np.int64), collector)
+    assert out[0] == out[1] != out[2] == out[3]
+    assert out[5] == out[0] and out[6] == out[2]
+
+
+def test_split_by_collector_lone_collectors_join_by_their_payers() -> None:
+    # a syndicate: S1 and S2 pass money to K, S3 never does, but its payers (5, 6) pay S1 too;
+    # X, a child receiver, is paid mostly by 7, and once by 8 who pays S1 as well
+    g = _directed(
+        9,
+        [
+            (1, 0, 3, 3),
+            (2, 0, 2, 2),
+            (5, 1, 1, 0),
+            (5, 2, 1, 0),
+            (5, 3, 1, 0),
+            (6, 1, 1, 0),
+            (6, 3, 2, 0),
+            (7, 4, 3, 0),
+            (8, 4, 1, 0),
+            (8, 1, 1, 0),
+        ],
+    )
+    collector = np.array([True] * 5 + [False] * 4)
+    out = split_by_collector(g, list(range(9)), np.zeros(9, dtype=np.int64), collector)
+    assert out[3] == out[0] == out[1] == out[2]
+    assert out[4] != out[0] and out[7] == out[4]
+
+
+def test_split_by_collector_keeps_kin_together() -> None:
+    # H (paid by 3) and R (paid by 4) are kin (names.py: a shared surname in one town), though R
+    # forwards nothing and 4 pays nobody else; X, paid by 5 only, is a network of its own
+    g = _directed(6, [(3, 0, 3, 0), (4, 1, 1, 0), (5, 2, 2, 0)])
+    collector = np.array([True, True, True, False, False, False])
+    kin = np.array([[0, 1]])
+    out = split_by_collector(g, list(range(6)), np.zeros(6, dtype=np.int64), collector, kin)
+    assert out[0] == out[1] != out[2]
+    assert out[3] == out[0] and out[5] == out[2]
+    apart = split_by_collector(g, list(range(6)), np.zeros(6, dtype=np.int64), collector)
+    assert apart[0] != apart[1]
+    # a kin tie to a subject outside the community does not hold it
+    keep = [0, 1, 3, 4]
+    member = np.zeros(4, dtype=np.int64)
+    got = split_by_collector(
+        g, keep, member, np.array([True, True, False, False]), np.array([[0, 2]])
+    )
+    assert got[0] != got[1]
+
+
+def test_split_by_collector_leaves_single_networks_alone() -> None:
+    g = _directed(3, [(1, 0, 2, 2), (2, 0, 1, 0)])
+    member = np.array([4, 4, 4])
+    out = split_by_collector(g, [0, 1, 2], member, np.array([True, True, False]))
+    assert out.tolist() == [4, 4, 4]

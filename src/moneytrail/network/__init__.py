@@ -3,9 +3,9 @@ offender discovery, communities and places.
 
 ``run_network(con)`` is the batch run's stage after scoring. It writes
 ``network_payments``, ``network_edges``, ``network_features``, ``network_risk``,
-``network_roles``, ``network_name_ties``, ``communities``, ``community_summary`` and ``places``, then
-feeds the network evidence back into ``subject_scores`` and
-``transaction_scores`` (reasons ``NW01``...``NW05``). See ``docs/network.md``.
+``network_roles``, ``network_name_ties``, ``network_kin_ties``, ``communities``,
+``community_summary`` and ``places``, then feeds the network evidence back
+into ``subject_scores`` and ``transaction_scores`` (reasons ``NW01``...``NW05``). See ``docs/network.md``.
 """
 
 from __future__ import annotations
@@ -16,14 +16,23 @@ import duckdb
 
 from moneytrail.store import scalar, table_exists
 
-SNAPSHOTS = {"subject_scores": "network_prior_subject_scores", "transaction_scores": "network_prior_transaction_scores"}
+SNAPSHOTS = {
+    "subject_scores": "network_prior_subject_scores",
+    "transaction_scores": "network_prior_transaction_scores",
+}
 
 
 def _snapshot(con: duckdb.DuckDBPyConnection) -> None:
     """Keep scoring's own tables so that a rerun of the stage starts from them, not from its own output."""
-    applied = table_exists(con, "network_roles") and table_exists(con, "network_prior_subject_scores") and bool(
-        scalar(con, "SELECT count(*) FROM subject_scores WHERE reasons LIKE '%NW0%'")
-        if table_exists(con, "subject_scores") else False)
+    applied = (
+        table_exists(con, "network_roles")
+        and table_exists(con, "network_prior_subject_scores")
+        and bool(
+            scalar(con, "SELECT count(*) FROM subject_scores WHERE reasons LIKE '%NW0%'")
+            if table_exists(con, "subject_scores")
+            else False
+        )
+    )
     for table, snap in SNAPSHOTS.items():
         if not table_exists(con, table):
             continue

@@ -13,7 +13,12 @@ from rich.table import Table as RichTable
 from moneytrail.errors import UserError
 
 out = Console()
-StoreOpt = Annotated[Path | None, typer.Option("--store", help="DuckDB warehouse file (default: moneytrail.store.default_store_path()).")]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store", help="DuckDB warehouse file (default: moneytrail.store.default_store_path())."
+    ),
+]
 TopOpt = Annotated[int, typer.Option("--top", help="How many rows to show.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -22,7 +27,9 @@ def _need(con: object, table: str) -> None:
     from moneytrail.store import table_exists
 
     if not table_exists(con, table):  # type: ignore[arg-type]
-        raise UserError(f"the store has no {table} table: run `moneytrail run` (or `moneytrail network`) first")
+        raise UserError(
+            f"the store has no {table} table: run `moneytrail run` (or `moneytrail network`) first"
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -41,13 +48,28 @@ def register(app: typer.Typer) -> None:
             _need(wh.con, "subject_records")
             seeds, found = run_expand(wh.con, seed, top)
         if as_json:
-            print(json.dumps({"seed": seed, "subjects": seeds, "connected": [r.__dict__ for r in found]}, indent=2))
+            print(
+                json.dumps(
+                    {"seed": seed, "subjects": seeds, "connected": [r.__dict__ for r in found]},
+                    indent=2,
+                )
+            )
             return
         table = RichTable(title=f"connected to {seed} ({', '.join(seeds)})")
         for c in ("rank", "subject", "score", "role", "flagged", "path"):
             table.add_column(c)
         for r in found:
-            path = "".join(("" if k == 0 else (" ≈ " if k - 1 in r.name_steps else " → ")) + v for k, v in enumerate(r.path))
+            path = "".join(
+                (
+                    ""
+                    if k == 0
+                    else (
+                        " ≈ " if k - 1 in r.name_steps else " ~ " if k - 1 in r.kin_steps else " → "
+                    )
+                )
+                + v
+                for k, v in enumerate(r.path)
+            )
             table.add_row(str(r.rank), r.subject_id, f"{r.score:.4f}", r.role, str(r.flagged), path)
         out.print(table)
 
@@ -59,14 +81,20 @@ def register(app: typer.Typer) -> None:
         with Warehouse(store) as wh:
             _need(wh.con, "community_summary")
             cur = wh.con.execute(
-                "SELECT * FROM community_summary ORDER BY score DESC, facilitators DESC, total_usd DESC LIMIT ?", [top])
+                "SELECT * FROM community_summary ORDER BY score DESC, facilitators DESC, total_usd DESC LIMIT ?",
+                [top],
+            )
             cols = [d[0] for d in cur.description]
             rows = cur.fetchall()
         _print(cols, rows, "communities", as_json)
 
     @app.command()
-    def places(top: TopOpt = 20, store: StoreOpt = None, as_json: JsonOpt = False,
-               kind: Annotated[str | None, typer.Option("--kind", help="city, agent or country.")] = None) -> None:
+    def places(
+        top: TopOpt = 20,
+        store: StoreOpt = None,
+        as_json: JsonOpt = False,
+        kind: Annotated[str | None, typer.Option("--kind", help="city, agent or country.")] = None,
+    ) -> None:
         """Facilitators' collection points (payout city, agent, country), ranked, with the evidence."""
         from moneytrail.store import Warehouse
 
@@ -75,7 +103,9 @@ def register(app: typer.Typer) -> None:
             where = "WHERE kind = ?" if kind else ""
             cur = wh.con.execute(
                 f"""SELECT rank, kind, place, country, facilitators, payments, round(total_usd, 2) AS total_usd,
-                           CAST(first AS DATE) AS first, CAST(last AS DATE) AS last FROM places {where} ORDER BY rank LIMIT ?""", ([kind] if kind else []) + [top])
+                           CAST(first AS DATE) AS first, CAST(last AS DATE) AS last FROM places {where} ORDER BY rank LIMIT ?""",
+                ([kind] if kind else []) + [top],
+            )
             cols = [d[0] for d in cur.description]
             rows = cur.fetchall()
         _print(cols, rows, "places", as_json)

@@ -10,7 +10,8 @@ Three steps, each guarded against popular legitimate receivers:
 2. **Consumer evidence** (``NW01``): a subject who pays a high-risk facilitator
    (facilitator risk >= ``HIGH_RISK``), even once, gets ``CONSUMER_GAIN`` times
    that risk, unless it also collects from confident consumers (then it is
-   passing money on: intermediary evidence ``NW03``).
+   passing money on: intermediary evidence ``NW03``). Payments whose two ends
+   share a surname are a family remittance and taint nobody (``nw_family``).
 3. A second facilitator round counts as consumers also those who pay *another*
    high-risk facilitator (``NW04``): consumers shared between networks reveal
    facilitators the indicators missed, never by their own payment alone.
@@ -42,6 +43,9 @@ class PropagationParams:
     high_risk: float = 0.7  # facilitator risk that taints its payers
     consumer_gain: float = 0.95  # consumer evidence = gain * payee facilitator risk
     base_decay: float = 0.6  # (1 - decay**k)
+    family_word: int = (
+        4  # shortest shared name word that makes a payment a family remittance (NW01)
+    )
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
@@ -71,9 +75,9 @@ def base_risk(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE nw_base AS
         SELECT u.subject_id,
-               coalesce({role_p('consumer')}, 0) AS p_consumer,
-               coalesce({role_p('facilitator')}, 0) AS p_facilitator,
-               coalesce({role_p('intermediary')}, 0) AS p_intermediary,
+               coalesce({role_p("consumer")}, 0) AS p_consumer,
+               coalesce({role_p("facilitator")}, 0) AS p_facilitator,
+               coalesce({role_p("intermediary")}, 0) AS p_intermediary,
                coalesce(s.flagged, 0) AS flagged, coalesce(s.role, 'none') AS role,
                coalesce(s.score, 0) AS score, coalesce(s.reasons, '') AS reasons
         FROM ({universe}) u LEFT JOIN (
@@ -83,8 +87,43 @@ def base_risk(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _consumer_is_confident(p: PropagationParams, alias: str = "b") -> str:
-    return (f"({alias}.p_consumer >= {p.confident_consumer!r} OR "
-            f"({alias}.flagged = 1 AND {alias}.role = 'consumer'))")
+    return (
+        f"({alias}.p_consumer >= {p.confident_consumer!r} OR "
+        f"({alias}.flagged = 1 AND {alias}.role = 'consumer'))"
+    )
+
+
+def _family_payments(con: duckdb.DuckDBPyConnection, hi: str, min_word: int) -> None:
+    """``nw_family(src, dst)``: payer and high-risk payee pairs whose cross-border payments name
+    both ends with a shared word of ``min_word`` letters or more (a surname): a migrant worker
+    sending money home to a sister who happens to run a facilitator family is remitting to family,
+    and paying her is no consumer evidence (seeds 303 and 606: an OFW each was flagged by NW01)."""
+    if not (table_exists(con, "network_payments") and table_exists(con, "parties")):
+        con.execute("CREATE OR REPLACE TEMP TABLE nw_family (src VARCHAR, dst VARCHAR)")
+        return
+    # a shared given name ("michael smith" paying "michael reyes") is no family tie: when both
+    # names have a known surname origin (the indicators' lexicon), the origins must agree
+    has_names = table_exists(con, "mt_names")
+    origin = "nm.origin" if has_names else "CAST(NULL AS VARCHAR)"
+    names_join = "LEFT JOIN mt_names nm ON nm.name_norm = p.name_norm" if has_names else ""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE nw_family AS
+        WITH pay AS (
+            SELECT np.provider, np.record_id, np.src, np.dst FROM network_payments np
+            JOIN nw_r4 r ON r.subject_id = np.dst
+            WHERE np.p2p AND np.cross_border AND r.fac >= {hi}
+        ), w AS (
+            SELECT DISTINCT pay.src, pay.dst, p.side, {origin} AS origin,
+                   unnest(string_split(p.name_norm, ' ')) AS word
+            FROM pay JOIN parties p ON p.provider = pay.provider AND p.record_id = pay.record_id
+            {names_join}
+            WHERE p.side IN ('from', 'to') AND p.name_norm IS NOT NULL
+        )
+        SELECT DISTINCT a.src, a.dst FROM w a
+        JOIN w b ON a.src = b.src AND a.dst = b.dst AND a.word = b.word
+        WHERE a.side = 'from' AND b.side = 'to' AND length(a.word) >= {min_word}
+          AND coalesce(a.origin = b.origin, TRUE)
+    """)
 
 
 def propagate(con: duckdb.DuckDBPyConnection, params: PropagationParams | None = None) -> None:
@@ -96,12 +135,18 @@ def propagate(con: duckdb.DuckDBPyConnection, params: PropagationParams | None =
     # points, top-ups and refunds do not make a shop or an agent a facilitator; consumer and facilitator
     # evidence travels on cross-border person-to-person payments only (I02: foreign senders, common
     # beneficiary), so a domestic friend of a consumer is not tainted; passing money on may be domestic
-    con.execute("CREATE OR REPLACE TEMP TABLE nw_pe AS SELECT src, dst, n_p2p AS n, n_xb FROM network_edges WHERE n_p2p > 0")
-    con.execute("CREATE OR REPLACE TEMP TABLE nw_xb AS SELECT src, dst, n_xb AS n FROM network_edges WHERE n_xb > 0")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE nw_pe AS SELECT src, dst, n_p2p AS n, n_xb FROM network_edges WHERE n_p2p > 0"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE nw_xb AS SELECT src, dst, n_xb AS n FROM network_edges WHERE n_xb > 0"
+    )
 
     def guarded(k: str, payers: str, floor: int) -> str:
-        return (f"CASE WHEN {k} >= {floor} THEN (1 - pow({p.base_decay!r}, {k})) * "
-                f"least(1.0, (CAST({k} AS DOUBLE) / {payers}) / {p.share_full!r}) ELSE 0 END")
+        return (
+            f"CASE WHEN {k} >= {floor} THEN (1 - pow({p.base_decay!r}, {k})) * "
+            f"least(1.0, (CAST({k} AS DOUBLE) / {payers}) / {p.share_full!r}) ELSE 0 END"
+        )
 
     # 1. facilitator evidence (NW02): confident consumers paying in, guarded by their share of all payers
     con.execute(f"""
@@ -111,8 +156,8 @@ def propagate(con: duckdb.DuckDBPyConnection, params: PropagationParams | None =
             FROM nw_xb e JOIN nw_base b ON b.subject_id = e.src GROUP BY e.dst
         )
         SELECT b.*, coalesce(f.payers, 0) AS payers, coalesce(f.known, 0) AS known_payers,
-               coalesce({guarded('f.known', 'f.payers', p.min_consumers)}, 0) AS ev_fac1,
-               greatest(b.p_facilitator, coalesce({guarded('f.known', 'f.payers', p.min_consumers)}, 0)) AS fac1
+               coalesce({guarded("f.known", "f.payers", p.min_consumers)}, 0) AS ev_fac1,
+               greatest(b.p_facilitator, coalesce({guarded("f.known", "f.payers", p.min_consumers)}, 0)) AS fac1
         FROM nw_base b LEFT JOIN f USING (subject_id)
     """)
     # 2. (NW04) payers who also pay *another* high-risk facilitator count as consumers
@@ -125,8 +170,8 @@ def propagate(con: duckdb.DuckDBPyConnection, params: PropagationParams | None =
                        WHERE e2.src = e.src AND e2.dst <> e.dst AND r2.fac1 >= {hi})) AS known
             FROM nw_xb e JOIN nw_base b ON b.subject_id = e.src GROUP BY e.dst
         )
-        SELECT r.*, coalesce({guarded('f.known', 'f.payers', p.min_consumers)}, 0) AS ev_fac2,
-               greatest(r.fac1, coalesce({guarded('f.known', 'f.payers', p.min_consumers)}, 0)) AS fac2
+        SELECT r.*, coalesce({guarded("f.known", "f.payers", p.min_consumers)}, 0) AS ev_fac2,
+               greatest(r.fac1, coalesce({guarded("f.known", "f.payers", p.min_consumers)}, 0)) AS fac2
         FROM nw_r1 r LEFT JOIN f USING (subject_id)
     """)
     # 3. (NW06) collectors: paid on by several high-risk receivers (a network head, a syndicate controller)
@@ -147,6 +192,7 @@ def propagate(con: duckdb.DuckDBPyConnection, params: PropagationParams | None =
     """)
     con.execute("""CREATE OR REPLACE TEMP TABLE nw_r4 AS
                    SELECT *, greatest(fac2, coalesce(ev_col, 0)) AS fac FROM nw_r3""")
+    _family_payments(con, hi, p.family_word)
     # 4. (NW01) consumers: pay a high-risk facilitator, even once; (NW03) intermediaries: collect from
     #    consumers or are high-risk themselves, and pass money on to a high-risk facilitator
     con.execute(f"""
@@ -158,7 +204,8 @@ def propagate(con: duckdb.DuckDBPyConnection, params: PropagationParams | None =
         ), cx AS (
             SELECT e.src AS subject_id, max(r.fac) AS best_fac
             FROM nw_xb e JOIN nw_r4 r ON r.subject_id = e.dst
-            WHERE r.fac >= {hi} GROUP BY e.src
+            LEFT JOIN nw_family fam ON fam.src = e.src AND fam.dst = e.dst
+            WHERE r.fac >= {hi} AND fam.src IS NULL GROUP BY e.src
         ), ev AS (
             SELECT r.*, coalesce(c.best_fac, 0) AS best_fac, c.best_payee,
                    coalesce(r.ev_col, 0) AS ev_collect,
