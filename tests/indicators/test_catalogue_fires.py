@@ -93,6 +93,9 @@ CASES: dict[str, tuple[Callable[[], Rows], Callable[[], Rows], str]] = {
     "MT32": (lambda: series(20, usd=2), lambda: series(5, usd=2), S),
     "MT33": (lambda: series(2, usd=300), lambda: [tx(usd=300), tx(usd=5000)], S),
     "MT34": (lambda: [tx(usd=50), tx(usd=1500)], lambda: series(2, usd=300), S),
+    # one payee, sums climbing to 16 times the first (a romance-scam course) / a consumer's modest rise
+    "MT35": (lambda: [tx(day=i * 10, usd=50 * 2 ** i) for i in range(5)],
+             lambda: [tx(day=i * 10, usd=50 + 10 * i) for i in range(5)], S),
     "MT40": (lambda: fan_in(TWO), lambda: fan_in(TWO[:1]), R),
     "MT41": (lambda: fan_in(TWO), lambda: fan_in([("john smith", "US"), ("peter wilson", "US")]), R),
     "MT42": (lambda: series(3, usd=60), lambda: series(3, usd=600), R),
@@ -137,11 +140,20 @@ CASES: dict[str, tuple[Callable[[], Rows], Callable[[], Rows], str]] = {
              lambda: [*fan_in(TWO, r="rosa cruz"), *fan_in(TWO * 3)], "rosa santos|PH"),
     "MT61": (lambda: [*fan_in(TWO, r="rosa santos"), *fan_in(TWO), tx(r="ana lim"), forward("ana lim", "maria santos")],
              lambda: [*fan_in(TWO, r="rosa santos"), *fan_in(TWO), tx(r="ana lim")], "rosa santos|PH"),
+    # the head takes three times what a co-paid receiver (another name) takes / as much
+    "MT63": (lambda: [*fan_in(TWO, r="rosa cruz"), *fan_in(TWO * 3)],
+             lambda: [*fan_in(TWO, r="rosa cruz"), *fan_in(TWO)], R),
+    # one payer in common with a relative (same family name) who takes three times more / no relative
+    "MT64": (lambda: [tx(r="rosa santos"), *series(3)], lambda: [tx(r="rosa cruz"), *series(3)], "rosa santos|PH"),
+    "MT65": (lambda: [tx(r="rosa santos"), *series(3)], lambda: [tx(r="rosa cruz"), *series(3)], R),
+    # three unrelated receivers paid in turn by the same two payers / one of them takes far more
+    "MT67": (lambda: [*fan_in(TWO, r="rosa cruz"), *fan_in(TWO, r="ana lim"), *fan_in(TWO)],
+             lambda: [*fan_in(TWO, r="rosa cruz"), *fan_in(TWO * 3, r="ana lim"), *fan_in(TWO)], ROSA),
     "MT62": (lambda: one(r="coastal digital services", r_key="payee|PH", fmt="wallet-csv"),
              lambda: one(r="maria santos", r_key="payee|PH", fmt="wallet-csv"), "payee|PH"),
 }
 # network level, from platform referrals (their own store: see test_referral_indicators)
-REFERRAL_CASES = ("MT56", "MT57")
+REFERRAL_CASES = ("MT56", "MT57", "MT66")
 
 
 def test_every_indicator_has_a_case() -> None:
@@ -216,16 +228,17 @@ def test_quiet(quiet_cases: dict[str, bool], ind_id: str) -> None:
     assert not quiet_cases[ind_id]
 
 
-def _referral_store(role: str, incident: str) -> Any:
-    """john smith pays maria santos; one referral names both accounts, linked to their subjects."""
+def _referral_store(role: str, incident: str, viewer: str = S, facilitator: str = R) -> Any:
+    """john smith pays maria santos; one referral names both accounts, linked to their subjects
+    (or to the subjects given)."""
     wh = warehouse(None, [tx(), tx(day=1)])
     con = wh.con
     for t in (REFERRALS, REFERRAL_SUBJECTS):
         con.execute(t.ddl())
     con.execute("INSERT INTO referrals (provider, record_id, platform, incident_type) VALUES ('vc', 'R1', 'VidChat', ?)",
                 [incident])
-    for ref, subject, r in (("s1", S, "suspect_viewer" if role == "viewer" else "suspect"),
-                            ("s2", R, "suspect_facilitator" if role == "facilitator" else "suspect")):
+    for ref, subject, r in (("s1", viewer, "suspect_viewer" if role in ("viewer", "both") else "suspect"),
+                            ("s2", facilitator, "suspect_facilitator" if role in ("facilitator", "both") else "suspect")):
         con.execute("INSERT INTO referral_subjects (provider, record_id, report_id, subject_ref, role) VALUES ('vc', ?, 'R1', ?, ?)",
                     [f"R1#{ref}", ref, r])
         con.execute("INSERT INTO subject_records VALUES (?, 'vc', ?, ?)", [subject, f"R1#{ref}", ref])
@@ -252,3 +265,18 @@ def test_referral_indicators(ind_id: str, role: str, subject: str) -> None:
         wh = _referral_store(r, incident)
         assert not _fired(wh.con, ind_id, subject)
         wh.close()
+
+
+def test_report_fragment_indicator() -> None:
+    """MT66: the reported facilitator has no payment of its own while the report's viewer pays abroad."""
+    wh = _referral_store("both", "live_streaming_abuse", facilitator="lorna|PH")
+    assert _fired(wh.con, "MT66", "lorna|PH") and _fired(wh.con, "MT56", "lorna|PH")
+    wh.close()
+    # the facilitator's account is tied to the payee: not a fragment
+    wh = _referral_store("both", "live_streaming_abuse")
+    assert not _fired(wh.con, "MT66", R)
+    wh.close()
+    # the viewer pays nobody (a report about two accounts with no payments): the report is all there is
+    wh = _referral_store("both", "live_streaming_abuse", viewer="nobody|US", facilitator="lorna|PH")
+    assert not _fired(wh.con, "MT66", "lorna|PH") and _fired(wh.con, "MT56", "lorna|PH")
+    wh.close()

@@ -66,3 +66,13 @@ def test_a_shared_given_name_across_name_origins_is_no_family_tie() -> None:
     con.execute("DELETE FROM mt_names WHERE origin = 'anglo'")
     propagate(con)
     assert "NW01" not in _risk(con)["W"][1]
+
+
+def test_a_romance_victim_paying_a_facilitator_is_no_consumer_evidence() -> None:
+    con = _world()
+    run_network(con)
+    assert "NW01" in _risk(con)["L2"][1]
+    # L2's transfers are the course of a romance scam (indicator MT35, scoring's subject table)
+    con.execute("CREATE OR REPLACE TABLE mt_subi AS SELECT 'L2' AS subject_id, 1 AS f_MT35")
+    propagate(con)
+    assert "NW01" not in _risk(con)["L2"][1]

@@ -251,3 +251,54 @@ def test_a_consumer_is_flagged_only_with_an_abuse_like_payment(tmp_path: Path) -
 
     assert run(-10.0) == ("consumer", 0)  # no payment scores as abuse: not flagged
     assert run(10.0) == ("consumer", 1)  # its payments do: flagged
+
+
+def test_a_romance_course_does_not_take_the_receivers_reputation() -> None:
+    """A sender whose transfers climb steeply to one payee (MT35) is scored on its own fires:
+    the payee's fan-in (MT40) counts on the payments of its other senders only."""
+    rows = [tx(day=10 * i, s="ann jones", s_country="GB", usd=50 * 2 ** i, record_id=f"V{i}") for i in range(5)]
+    rows += [tx(day=i, s=s, s_country=c, record_id=f"C{i}") for i, (s, c) in
+             enumerate([("john smith", "US"), ("peter wilson", "AU"), ("mark brown", "GB")])]
+    wh = warehouse(None, rows)
+    score(wh.con)
+    got = dict(wh.con.execute("SELECT record_id, f_MT40 FROM mt_txf WHERE record_id IN ('V4', 'C0')").fetchall())
+    assert got == {"V4": 0, "C0": 1}
+    fired = wh.con.execute("SELECT f_MT35 FROM mt_subi WHERE subject_id = 'ann jones|GB'").fetchone()
+    assert fired == (1,)
+    wh.close()
+
+
+def test_a_report_fragment_is_not_flagged_on_its_own(tmp_path: Path) -> None:
+    """A reported facilitator account with no payment, beside a viewer who pays abroad (MT66), is not
+    flagged even when its score is high; the same report with a viewer who pays nobody flags it."""
+    from moneytrail.schema import REFERRAL_SUBJECTS, REFERRALS
+    from moneytrail.scoring.model import LogisticModel
+
+    base = load_models()
+    models = ModelSet(base.transaction, dict(base.subject), dict(base.trained_on), dict(base.thresholds))
+    models.subject["facilitator"] = LogisticModel(["f_MT56"], [12.0], -6.0)
+    models.subject["intermediary"] = LogisticModel(["f_MT56"], [0.0], -8.0)
+    models.subject.pop("facilitator_vs_intermediary", None)
+    path = tmp_path / "w.json"
+    path.write_text(models.to_json())
+
+    def flagged(viewer: str) -> tuple[str, int]:
+        wh = warehouse(None, [tx(), tx(day=1)] + [tx(day=i, s=f"person{i} wilson", r="corner shop", s_country="GB",
+                                                      r_country="GB", record_id=f"N{i}") for i in range(10)])
+        con = wh.con
+        for t in (REFERRALS, REFERRAL_SUBJECTS):
+            con.execute(t.ddl())
+        con.execute("INSERT INTO referrals (provider, record_id, platform, incident_type) "
+                    "VALUES ('vc', 'R1', 'VidChat', 'live_streaming_abuse')")
+        for ref, subject, role in (("s1", viewer, "suspect_viewer"), ("s2", "lorna|PH", "suspect_facilitator")):
+            con.execute("INSERT INTO referral_subjects (provider, record_id, report_id, subject_ref, role) "
+                        "VALUES ('vc', ?, 'R1', ?, ?)", [f"R1#{ref}", ref, role])
+            con.execute("INSERT INTO subject_records VALUES (?, 'vc', ?, ?)", [subject, f"R1#{ref}", ref])
+        score(con, weights=path)
+        row = con.execute("SELECT role, flagged FROM subject_scores WHERE subject_id = 'lorna|PH'").fetchone()
+        wh.close()
+        assert row is not None
+        return row[0], row[1]
+
+    assert flagged("john smith|US") == ("facilitator", 0)  # the viewer pays maria santos: a fragment
+    assert flagged("nobody|US") == ("facilitator", 1)  # the report is all there is

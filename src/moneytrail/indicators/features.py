@@ -76,7 +76,7 @@ def build_tx(con: duckdb.DuckDBPyConnection, cfg: ScoringConfig) -> None:
     con.execute(f"""
         CREATE OR REPLACE VIEW mt_tx AS
         WITH sides AS (
-            SELECT p.provider, p.record_id, p.party, p.side, p.name_norm, p.dob, p.country, p.account,
+            SELECT p.provider, p.record_id, p.party, p.side, p.name_norm, p.dob, p.country, p.account, p.city,
                    coalesce({sr_id}, 'u:' || p.provider || ':' || coalesce(p.account, p.name_norm || '|' || coalesce(p.country, ''), p.record_id || '#' || p.side)) AS subject_id
             FROM parties p {sr_join}
         ), pv AS (
@@ -84,7 +84,7 @@ def build_tx(con: duckdb.DuckDBPyConnection, cfg: ScoringConfig) -> None:
                    any_value(name_norm) FILTER (WHERE side = 'from') AS s_name,
                    any_value(dob) FILTER (WHERE side = 'from') AS s_dob,
                    any_value(subject_id) FILTER (WHERE side = 'from') AS sender_id,
-                   {pick('name_norm')} AS r_name,
+                   {pick('name_norm')} AS r_name, {pick('lower(city)')} AS r_city,
                    {pick('subject_id')} AS receiver_id
             FROM sides GROUP BY provider, record_id
         ), base AS (
@@ -97,7 +97,7 @@ def build_tx(con: duckdb.DuckDBPyConnection, cfg: ScoringConfig) -> None:
                    lower(t.merchant_name) AS merchant_l, t.sender_country, t.receiver_country,
                    t.device_id,
                    date_diff('minute', t.ts_utc, t.paid_out_at) AS payout_minutes,
-                   pv.s_name, pv.s_dob, pv.r_name,
+                   pv.s_name, pv.s_dob, pv.r_name, pv.r_city,
                    coalesce(pv.sender_id, 'u:' || t.provider || ':' || t.record_id || '#from') AS sender_id,
                    coalesce(pv.receiver_id, 'u:' || t.provider || ':' || t.record_id || '#to') AS receiver_id,
                    {rf_cols}
@@ -145,6 +145,7 @@ def build_subjects(con: duckdb.DuckDBPyConnection, cfg: ScoringConfig) -> None:
                    count(*) AS n_xb,
                    count(*) FILTER (WHERE hr) AS n_hr_xb,
                    count(DISTINCT receiver_id) FILTER (WHERE hr) AS n_recv_hr,
+                   count(DISTINCT receiver_id) AS n_recv_xb,
                    count(DISTINCT receiver_id) FILTER (WHERE NOT name_tie AND (s_origin IS NULL OR r_origin IS NULL OR s_origin <> r_origin)) AS n_recv_unrel,
                    max(burst_n) AS burst_max,
                    CASE WHEN isnan(corr(amount_usd, ts_s)) THEN NULL ELSE corr(amount_usd, ts_s) END AS esc_corr,
@@ -153,7 +154,7 @@ def build_subjects(con: duckdb.DuckDBPyConnection, cfg: ScoringConfig) -> None:
                    avg(CASE WHEN name_tie THEN 1.0 ELSE 0.0 END) AS tie_share,
                    count(*) FILTER (WHERE amount_usd <= {micro}) AS n_micro,
                    max(amount_usd) FILTER (WHERE hr) AS max_hr_usd,
-                   max(amount_usd) AS max_xb_usd,
+                   max(amount_usd) AS max_xb_usd, min(amount_usd) AS min_xb_usd,
                    min(ts_s) FILTER (WHERE hr) AS first_hr_s
             FROM xb GROUP BY sender_id
         ), out_agg AS (
@@ -214,7 +215,8 @@ def build_subjects(con: duckdb.DuckDBPyConnection, cfg: ScoringConfig) -> None:
                coalesce(x.esc_corr, 0) AS esc_corr, coalesce(x.freq_esc, 0) AS freq_esc,
                coalesce(x.gap_cv, 99) AS gap_cv, coalesce(x.tie_share, 0) AS tie_share,
                coalesce(x.n_micro, 0) AS n_micro, coalesce(x.max_hr_usd, 0) AS max_hr_usd,
-               coalesce(x.max_xb_usd, 0) AS max_xb_usd,
+               coalesce(x.max_xb_usd, 0) AS max_xb_usd, coalesce(x.min_xb_usd, 0) AS min_xb_usd,
+               coalesce(x.n_recv_xb, 0) AS n_recv_xb,
                x.first_hr_s,
                coalesce(o.n_low_hr, 0) AS n_low_hr, coalesce(o.n_hr_countries, 0) AS n_hr_countries,
                coalesce(o.night_n, 0) AS night_n, coalesce(o.night_share, 0) AS night_share,
@@ -242,19 +244,37 @@ def build_subjects(con: duckdb.DuckDBPyConnection, cfg: ScoringConfig) -> None:
 
 
 def _reported_sql(con: duckdb.DuckDBPyConnection) -> str:
-    """Per subject: platform referrals naming it a suspected facilitator or viewer of live-streamed abuse."""
+    """Per subject: platform referrals naming it a suspected facilitator or viewer of live-streamed abuse.
+
+    ``n_reported_fac_paying``: the reports naming it the facilitator in which a named viewer sends
+    money abroad; ``own_tx``: whether the subject has any transaction of its own.
+    """
     if not all(table_exists(con, t) for t in ("referral_subjects", "referrals", "subject_records")):
         return ("SELECT CAST(NULL AS VARCHAR) AS subject_id, 0 AS n_reported_facilitator, "
-                "0 AS n_reported_viewer WHERE FALSE")
+                "0 AS n_reported_viewer, 0 AS n_reported_fac_paying, TRUE AS own_tx WHERE FALSE")
     return f"""
-            SELECT sr.subject_id,
-                   count(DISTINCT rs.record_id) FILTER (WHERE rs.role = 'suspect_facilitator') AS n_reported_facilitator,
-                   count(DISTINCT rs.record_id) FILTER (WHERE rs.role = 'suspect_viewer') AS n_reported_viewer
-            FROM referral_subjects rs
-            JOIN referrals r ON r.provider = rs.provider AND r.record_id = rs.report_id
-            JOIN subject_records sr ON sr.provider = rs.provider AND sr.record_id = rs.record_id
-            WHERE r.incident_type IN {REPORT_INCIDENTS} AND rs.role IN ('suspect_facilitator', 'suspect_viewer')
-            GROUP BY sr.subject_id"""
+            WITH named_in AS (
+                SELECT sr.subject_id, rs.report_id, rs.record_id, rs.role
+                FROM referral_subjects rs
+                JOIN referrals r ON r.provider = rs.provider AND r.record_id = rs.report_id
+                JOIN subject_records sr ON sr.provider = rs.provider AND sr.record_id = rs.record_id
+                WHERE r.incident_type IN {REPORT_INCIDENTS} AND rs.role IN ('suspect_facilitator', 'suspect_viewer')
+            ), paying_reports AS (
+                SELECT DISTINCT n.report_id FROM named_in n
+                WHERE n.role = 'suspect_viewer'
+                  AND n.subject_id IN (SELECT sender_id FROM mt_txi WHERE is_p2p AND cross_border)
+            ), agg AS (
+                SELECT subject_id,
+                       count(DISTINCT record_id) FILTER (WHERE role = 'suspect_facilitator') AS n_reported_facilitator,
+                       count(DISTINCT record_id) FILTER (WHERE role = 'suspect_viewer') AS n_reported_viewer,
+                       count(DISTINCT report_id) FILTER (
+                           WHERE role = 'suspect_facilitator' AND report_id IN (SELECT report_id FROM paying_reports)
+                       ) AS n_reported_fac_paying
+                FROM named_in GROUP BY subject_id
+            )
+            SELECT a.*, a.subject_id IN (SELECT sender_id FROM mt_txi)
+                        OR a.subject_id IN (SELECT receiver_id FROM mt_txi) AS own_tx
+            FROM agg a"""
 
 
 def build_graph(con: duckdb.DuckDBPyConnection) -> None:
@@ -265,7 +285,11 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> None:
     co-paid receivers (collecting), a larger co-paid receiver beside a small
     one, the share of a receiver's payers who also pay a collector, the name
     under which it receives from abroad, and the platform referrals naming
-    the subject. Ratios and shares are rounded to two decimals, as
+    the subject. Receivers whose names are compatible (one person split by
+    entity resolution) count their intake together for the head of a group
+    (``major_ratio``), relatives and neighbours who take more or less
+    (``kin_bigger``, ``kin_smaller``) and alike unrelated peers (``n_peers``, a
+    syndicate's receivers). Ratios and shares are rounded to two decimals, as
     explanations show them. Batch only: the real-time path scores
     transactions without them. Needs mt_txi.
     """
@@ -279,10 +303,11 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> None:
             SELECT receiver_id, sender_id, count(*) AS n, count(*) OVER (PARTITION BY sender_id) AS s_recv
             FROM mt_txi WHERE is_p2p AND cross_border AND txn_type <> 'payment' GROUP BY receiver_id, sender_id
         ), rname AS (
-            SELECT receiver_id, min(r_name) AS r_name FROM mt_txi
+            SELECT receiver_id, min(r_name) AS r_name, min(r_city) AS r_city FROM mt_txi
             WHERE is_p2p AND cross_border AND txn_type <> 'payment' GROUP BY receiver_id
         ), rsum AS (
-            SELECT r.receiver_id, count(*) AS nsend, sum(r.n) AS nin, any_value(nm.r_name) AS r_name
+            SELECT r.receiver_id, count(*) AS nsend, sum(r.n) AS nin, any_value(nm.r_name) AS r_name,
+                   any_value(nm.r_city) AS r_city
             FROM rs r LEFT JOIN rname nm ON nm.receiver_id = r.receiver_id GROUP BY r.receiver_id
         ), copaid AS (
             -- pairs of receivers paid by the same foreign senders, and how many they share
@@ -302,18 +327,23 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> None:
             WHERE u.token = p.token OR (length(p.token) = 1 AND left(u.token, 1) = p.token)
             GROUP BY p.r, p.x, p.token
         ), unmatched AS (
-            SELECT p.r, p.x, count(*) - count(m.token) AS n, count(m.token) AS n_matched
+            SELECT p.r, p.x, count(*) - count(m.token) AS n, count(m.token) AS n_matched,
+                   count(m.token) FILTER (WHERE m.token IN (SELECT token FROM mt_lex_surname)) AS n_sur_matched
             FROM ptok p LEFT JOIN matched m ON m.r = p.r AND m.x = p.x AND m.token = p.token
             GROUP BY p.r, p.x
-        ), named AS (
-            -- co-paid pairs under different names: neither name is the other's, give or take
-            -- words and initials (`j p pascual` / `jovelyn pascual`: one person, split);
-            -- kin: the names still share a word (a family name)
-            SELECT c.r, c.x, c.shared, n.nsend, n.nin, m.nin AS x_nin, coalesce(a.n_matched, 0) > 0 AS kin
+        ), pairs AS (
+            -- co-paid pairs with their names compared: under different names when neither name
+            -- is the other's, give or take words and initials (`j p pascual` / `jovelyn pascual`:
+            -- one person, split); kin: the names still share a word (a family name)
+            SELECT c.r, c.x, c.shared, n.nsend, n.nin, m.nsend AS x_nsend, m.nin AS x_nin,
+                   coalesce(a.n_matched, 0) > 0 AS kin, coalesce(a.n_sur_matched, 0) > 0 AS kin_surname,
+                   coalesce(n.r_city = m.r_city, FALSE) AS same_city,
+                   coalesce(a.n, 1) > 0 AND coalesce(b.n, 1) > 0 AS distinct_names
             FROM copaid c JOIN rsum n ON n.receiver_id = c.r JOIN rsum m ON m.receiver_id = c.x
             LEFT JOIN unmatched a ON a.r = c.r AND a.x = c.x
             LEFT JOIN unmatched b ON b.r = c.x AND b.x = c.r
-            WHERE coalesce(a.n, 1) > 0 AND coalesce(b.n, 1) > 0
+        ), named AS (
+            SELECT * FROM pairs WHERE distinct_names
         ), dom AS (
             SELECT sender_id, receiver_id, count(*) AS n FROM mt_txi
             WHERE is_p2p AND NOT cross_border GROUP BY sender_id, receiver_id
@@ -337,6 +367,34 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> None:
             SELECT r AS subject_id, max(CAST(x_nin AS DOUBLE) / nin) AS minor_ratio,
                    max(CASE WHEN kin THEN CAST(x_nin AS DOUBLE) / nin END) AS minor_kin_ratio
             FROM named WHERE nsend >= 2 AND shared * 2 >= nsend GROUP BY r
+        ), gsum AS (
+            -- a receiver's intake with its co-paid fragments: receivers paid by its senders under a
+            -- name compatible with its own (entity resolution left one person in several subjects)
+            SELECT r AS receiver_id, sum(x_nin) AS frag_nin FROM pairs WHERE NOT distinct_names GROUP BY r
+        ), gnamed AS (
+            SELECT n.*, n.nin + coalesce(a.frag_nin, 0) AS g_nin, n.x_nin + coalesce(b.frag_nin, 0) AS gx_nin
+            FROM named n LEFT JOIN gsum a ON a.receiver_id = n.r LEFT JOIN gsum b ON b.receiver_id = n.x
+        ), kin_any AS (
+            -- any payer in common with a relative or neighbour (another person sharing a surname of
+            -- the lexicon, or receiving in the same city; a shared given name is no tie): how many
+            -- times more it takes than this one (at most), or this one than it (at least), each
+            -- with its fragments
+            SELECT r AS subject_id, max(CAST(gx_nin AS DOUBLE) / g_nin) AS kin_bigger,
+                   min(CAST(g_nin AS DOUBLE) / gx_nin) AS kin_smaller
+            FROM gnamed WHERE kin_surname OR same_city GROUP BY r
+        ), peers AS (
+            -- differently named, unrelated receivers sharing most payers with this one and taking
+            -- about as much (within a factor of two): the receivers of a syndicate, paid in turn
+            SELECT r AS subject_id, count(*) AS n_peers
+            FROM gnamed
+            WHERE NOT kin AND shared * 2 >= least(nsend, x_nsend) AND g_nin <= 2 * gx_nin AND gx_nin <= 2 * g_nin
+            GROUP BY r
+        ), major AS (
+            -- the mirror of minor: the receivers (another name) most of whose senders also pay this
+            -- one, and how many times their largest intake this one takes (the head of the group),
+            -- each with its fragments
+            SELECT r AS subject_id, min(CAST(g_nin AS DOUBLE) / gx_nin) AS major_ratio
+            FROM gnamed WHERE x_nsend >= 2 AND shared * 2 >= x_nsend GROUP BY r
         ), collectors AS (
             SELECT subject_id FROM coll_cp
             UNION SELECT g.subject_id FROM coll_grp g JOIN dom_in d ON d.subject_id = g.subject_id
@@ -353,7 +411,7 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> None:
             {reported}
         ), ids AS (
             SELECT subject_id FROM fwd_cp UNION SELECT subject_id FROM coll_cp UNION SELECT subject_id FROM coll_grp
-            UNION SELECT subject_id FROM minor UNION SELECT subject_id FROM beside UNION SELECT subject_id FROM reported
+            UNION SELECT subject_id FROM minor UNION SELECT subject_id FROM major UNION SELECT subject_id FROM kin_any UNION SELECT subject_id FROM peers UNION SELECT subject_id FROM beside UNION SELECT subject_id FROM reported
             UNION SELECT receiver_id AS subject_id FROM rname
         )
         SELECT ids.subject_id, nm.r_name AS r_name,
@@ -363,16 +421,25 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> None:
                round(coalesce(CAST(cg.n_coll_group AS DOUBLE) / di.n_dom_senders, 0), 2) AS coll_group_share,
                round(coalesce(mi.minor_ratio, 0), 2) AS minor_ratio,
                round(coalesce(mi.minor_kin_ratio, 0), 2) AS minor_kin_ratio,
+               round(coalesce(mj.major_ratio, 0), 2) AS major_ratio,
+               coalesce(pr.n_peers, 0) AS n_peers,
+               round(coalesce(ka.kin_bigger, 0), 2) AS kin_bigger,
+               round(coalesce(ka.kin_smaller, 0), 2) AS kin_smaller,
                round(coalesce(bc.beside_collector, 0), 2) AS beside_collector,
                round(coalesce(bc.beside_kin_collector, 0), 2) AS beside_kin_collector,
                coalesce(rp.n_reported_facilitator, 0) AS n_reported_facilitator,
-               coalesce(rp.n_reported_viewer, 0) AS n_reported_viewer
+               coalesce(rp.n_reported_viewer, 0) AS n_reported_viewer,
+               coalesce(rp.n_reported_fac_paying, 0) AS n_reported_fac_paying,
+               coalesce(rp.own_tx, TRUE) AS own_tx
         FROM ids
         LEFT JOIN fwd_cp fc ON fc.subject_id = ids.subject_id
         LEFT JOIN coll_cp cc ON cc.subject_id = ids.subject_id
         LEFT JOIN coll_grp cg ON cg.subject_id = ids.subject_id
         LEFT JOIN dom_in di ON di.subject_id = ids.subject_id
         LEFT JOIN minor mi ON mi.subject_id = ids.subject_id
+        LEFT JOIN major mj ON mj.subject_id = ids.subject_id
+        LEFT JOIN kin_any ka ON ka.subject_id = ids.subject_id
+        LEFT JOIN peers pr ON pr.subject_id = ids.subject_id
         LEFT JOIN beside bc ON bc.subject_id = ids.subject_id
         LEFT JOIN reported rp ON rp.subject_id = ids.subject_id
         LEFT JOIN rname nm ON nm.receiver_id = ids.subject_id

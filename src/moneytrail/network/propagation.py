@@ -126,6 +126,15 @@ def _family_payments(con: duckdb.DuckDBPyConnection, hi: str, min_word: int) -> 
     """)
 
 
+def _romance_courses(con: duckdb.DuckDBPyConnection) -> None:
+    """``nw_romance(subject_id)``: payers whose every cross-border transfer goes to one payee in
+    steeply rising sums (indicator MT35, the course of a romance scam): the victim of a scammer whom
+    scoring takes for a facilitator is no consumer, so paying him is no consumer evidence (NW01)."""
+    has = table_exists(con, "mt_subi") and "f_MT35" in _columns(con, "mt_subi")
+    sql = "SELECT DISTINCT subject_id FROM mt_subi WHERE f_MT35 = 1" if has else "SELECT NULL AS subject_id LIMIT 0"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE nw_romance AS {sql}")
+
+
 def propagate(con: duckdb.DuckDBPyConnection, params: PropagationParams | None = None) -> None:
     """Write ``network_risk`` from ``nw_base`` and the person-to-person edges of ``network_edges``."""
     p = params or PropagationParams()
@@ -193,6 +202,7 @@ def propagate(con: duckdb.DuckDBPyConnection, params: PropagationParams | None =
     con.execute("""CREATE OR REPLACE TEMP TABLE nw_r4 AS
                    SELECT *, greatest(fac2, coalesce(ev_col, 0)) AS fac FROM nw_r3""")
     _family_payments(con, hi, p.family_word)
+    _romance_courses(con)
     # 4. (NW01) consumers: pay a high-risk facilitator, even once; (NW03) intermediaries: collect from
     #    consumers or are high-risk themselves, and pass money on to a high-risk facilitator
     con.execute(f"""
@@ -205,7 +215,8 @@ def propagate(con: duckdb.DuckDBPyConnection, params: PropagationParams | None =
             SELECT e.src AS subject_id, max(r.fac) AS best_fac
             FROM nw_xb e JOIN nw_r4 r ON r.subject_id = e.dst
             LEFT JOIN nw_family fam ON fam.src = e.src AND fam.dst = e.dst
-            WHERE r.fac >= {hi} AND fam.src IS NULL GROUP BY e.src
+            LEFT JOIN nw_romance rom ON rom.subject_id = e.src
+            WHERE r.fac >= {hi} AND fam.src IS NULL AND rom.subject_id IS NULL GROUP BY e.src
         ), ev AS (
             SELECT r.*, coalesce(c.best_fac, 0) AS best_fac, c.best_payee,
                    coalesce(r.ev_col, 0) AS ev_collect,

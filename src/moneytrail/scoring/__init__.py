@@ -78,8 +78,11 @@ def build_transaction_features(con: duckdb.DuckDBPyConnection) -> None:
     card = " OR ".join(f"t.f_{i} = 1" for i in CARD_TX)
     rel_s = f"((t.is_p2p AND t.cross_border) OR {card})"
     rel_r = "(t.is_p2p AND t.cross_border)"
+    # the receiver's reputation does not carry over to a sender whose transfers follow the course
+    # of a relationship with that one payee (MT35: a romance-scam victim paying a collector)
+    own = " AND coalesce(si.f_MT35, 0) = 0" if "MT35" in cat.ids else ""
     s = [f"CASE WHEN {rel_s} THEN coalesce(si.f_{i.id}, 0) ELSE 0 END AS f_{i.id}" for i in cat.by_level("sender")]
-    r = [f"CASE WHEN {rel_r} THEN coalesce(ri.f_{i.id}, 0) ELSE 0 END AS f_{i.id}" for i in cat.by_level("receiver")]
+    r = [f"CASE WHEN {rel_r}{own} THEN coalesce(ri.f_{i.id}, 0) ELSE 0 END AS f_{i.id}" for i in cat.by_level("receiver")]
     # money leaving a receiving subject (cash-out, passing on): the payer's receiver-level fires
     o = [f"CASE WHEN NOT {rel_r} AND NOT t.is_card_purchase THEN coalesce(si.f_{i.id}, 0) ELSE 0 END AS o_{i.id}"
          for i in cat.by_level("receiver")]
@@ -124,7 +127,10 @@ def build_subject_features(con: duckdb.DuckDBPyConnection) -> None:
             FROM mt_txf f JOIN transaction_scores s USING (provider, record_id)
             WHERE f.is_xb_p2p = 1 GROUP BY f.sender_id
         ), ins AS (
+            -- how much it receives (log counts): the head of an operation takes most of what its
+            -- payers send, a relative named beside her less (facilitator vs intermediary)
             SELECT f.receiver_id AS subject_id, avg(s.score) AS tx_in,
+                   ln(1 + count(*)) AS log_in, ln(1 + count(DISTINCT f.sender_id)) AS log_senders,
                    avg(CAST(f.f_MT14 AS DOUBLE)) AS in_share_MT14,
                    avg(CAST(f.f_MT15 AS DOUBLE)) AS in_share_MT15
             FROM mt_txf f JOIN transaction_scores s USING (provider, record_id)
@@ -136,7 +142,8 @@ def build_subject_features(con: duckdb.DuckDBPyConnection) -> None:
                {", ".join(f"coalesce(o.share_{i}, 0) AS share_{i}" for i in tx_ids)},
                coalesce(o.tx_out, 0) AS tx_out, coalesce(i.tx_in, 0) AS tx_in,
                coalesce(i.in_share_MT14, 0) AS in_share_MT14,
-               coalesce(i.in_share_MT15, 0) AS in_share_MT15
+               coalesce(i.in_share_MT15, 0) AS in_share_MT15,
+               coalesce(i.log_in, 0) AS log_in, coalesce(i.log_senders, 0) AS log_senders
         FROM u LEFT JOIN mt_subi si USING (subject_id) LEFT JOIN mt_subgi gi USING (subject_id)
         LEFT JOIN outs o USING (subject_id) LEFT JOIN ins i USING (subject_id)
     """)
@@ -148,7 +155,7 @@ def subject_feature_names() -> list[str]:
         [f"f_{i.id}" for i in cat.indicators if i.level in ("sender", "receiver")]
         + [f"f_{i.id}" for i in cat.by_level("network")]
         + [f"share_{i.id}" for i in cat.by_level("transaction")]
-        + ["tx_out", "tx_in", "in_share_MT14", "in_share_MT15"]
+        + ["tx_out", "tx_in", "in_share_MT14", "in_share_MT15", "log_in", "log_senders"]
     )
 
 
@@ -260,7 +267,7 @@ def apply_alert_budget(con: duckdb.DuckDBPyConnection, alert_budget: float) -> i
 
 def _eligible(role: str) -> str:
     """What a subject of the role must show before it is flagged, beside its score."""
-    return "consumer_evidence" if role == "consumer" else "TRUE"
+    return "consumer_evidence" if role == "consumer" else "NOT report_fragment"
 
 
 def _score_subjects(
@@ -280,6 +287,9 @@ def _score_subjects(
     # sums to a high-risk country) also describes romance-scam victims
     reported = "f_MT57 = 1" if "MT57" in subj_ids else "FALSE"
     evidence = f"(tx_out >= {CONSUMER_EVIDENCE!r} OR {reported})"
+    # an account a report names as facilitator beside a paying viewer, with no payment of its own, is
+    # a fragment of one of the viewer's payees: the report stays with the referral, not a new case
+    fragment = "f_MT66 = 1" if "MT66" in subj_ids else "FALSE"
     reasons = (
         "concat_ws(';', "
         + ", ".join(f"CASE WHEN f_{i} = 1 THEN '{i}' END" for i in subj_ids)
@@ -290,7 +300,7 @@ def _score_subjects(
     con.execute(f"""
         CREATE OR REPLACE TABLE mt_sub_scored AS
         WITH p AS (SELECT subject_id, {role_cols}, {split_col} AS p_split_model, {reasons} AS reasons,
-                          {evidence} AS consumer_evidence FROM mt_subf),
+                          {evidence} AS consumer_evidence, {fragment} AS report_fragment FROM mt_subf),
         q AS (
             -- the receiving side (facilitator or intermediary) is one queue: the two one-vs-rest
             -- models share most evidence, their sum estimates P(either); the split model says
@@ -298,7 +308,7 @@ def _score_subjects(
             SELECT *, least(p_facilitator + p_intermediary, 1.0) AS p_receiving,
                    coalesce({p_split}, 0.5) AS p_split FROM p
         )
-        SELECT subject_id, p_consumer, p_facilitator, p_intermediary, reasons, consumer_evidence,
+        SELECT subject_id, p_consumer, p_facilitator, p_intermediary, reasons, consumer_evidence, report_fragment,
                greatest(p_consumer, p_receiving) AS score,
                CASE WHEN greatest(p_consumer, p_receiving) < {ROLE_FLOOR} THEN 'none'
                     WHEN p_consumer >= p_receiving THEN 'consumer'

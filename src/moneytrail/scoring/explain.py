@@ -113,10 +113,11 @@ def explain_subject(con: duckdb.DuckDBPyConnection, models: ModelSet, subject_id
             rows.append((model.weight_of(f"f_{ind.id}"), ind, value, thr))
     for w, ind, value, thr in sorted(rows, key=lambda r: -r[0]):
         table.add_row(ind.id, ind.title, str(value)[:40], thr, f"{w:+.2f}", ind.cite())
-    for extra in ("tx_out", "tx_in"):
+    extras = {"tx_out": "max score of its payments", "tx_in": "mean score of its receipts",
+              "log_in": "ln(1 + cross-border receipts)", "log_senders": "ln(1 + foreign senders)"}
+    for extra, title in extras.items():
         v = float(feats.get(extra, 0.0))
         if v > 0:
-            table.add_row(extra, "max score of its payments" if extra == "tx_out" else "mean score of its receipts",
-                          f"{v:.3f}", "", f"{model.weight_of(extra) * v:+.2f}", "model feature")
+            table.add_row(extra, title, f"{v:.3f}", "", f"{model.weight_of(extra) * v:+.2f}", "model feature")
     console.print(table)
     _related(con, subject_id, console, "Transactions behind it")
