@@ -8,6 +8,7 @@ import numpy as np
 
 from moneytrail.network.communities import (
     attach_domestic,
+    join_forwarders,
     receiving_countries,
     split_by_collector,
     split_by_country,
@@ -171,3 +172,31 @@ def test_split_by_collector_leaves_single_networks_alone() -> None:
     member = np.array([4, 4, 4])
     out = split_by_collector(g, [0, 1, 2], member, np.array([True, True, False]))
     assert out.tolist() == [4, 4, 4]
+
+
+def test_join_forwarders_merges_receivers_with_their_controller() -> None:
+    # Leiden left controller K (0) with its payer 5, receivers 1 and 2 each with its own payer
+    # (6, 7); both receivers hand the takings to K at home. 3 collects in the same country from
+    # its own payer 8 and forwards nothing; 4 collects abroad of the others and pays K at home
+    # once: neither joins. 1 also pays 3 once, less than it pays K: only its strongest forward counts.
+    g = _directed(
+        9,
+        [
+            (5, 0, 3, 0),
+            (6, 1, 2, 0),
+            (7, 2, 1, 0),
+            (8, 3, 2, 0),
+            (1, 0, 4, 4),
+            (2, 0, 2, 2),
+            (1, 3, 1, 1),
+            (4, 0, 1, 1),
+        ],
+    )
+    member = np.array([0, 1, 2, 3, 4, 0, 1, 2, 3])
+    country = np.array([0, 0, 0, 0, 1, -1, -1, -1, -1])
+    out = join_forwarders(g, list(range(9)), member, country)
+    assert out[0] == out[1] == out[2] == out[5] == out[6] == out[7]
+    assert len({out[0], out[3], out[4]}) == 3 and out[3] == out[8]
+    # a community that forwards to no one is left alone
+    same = join_forwarders(g, list(range(9)), member, np.full(9, -1))
+    assert same.tolist() == member.tolist()

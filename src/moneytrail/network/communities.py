@@ -10,7 +10,9 @@ with some risk, then the subjects with a domestic tie to one of them join the
 community of the one they pass money to or from most (``attach_domestic``).
 A network collects in one country: each community found by Leiden is split by
 its collectors' receiving country, and its payers follow the collectors they
-pay most (``split_by_country``). Each part is then split so that it holds one
+pay most (``split_by_country``). Communities whose collectors pass money on at home to
+one another are merged (``join_forwarders``: Leiden can leave a syndicate's receivers
+apart from the controller they forward to). Each part is then split so that it holds one
 network's collectors: those passing money on at home to one another or tied as
 kin stay together, two such groups are two networks, and a lone collector joins
 the group whose payers bring most of its payments (``split_by_collector``).
@@ -193,6 +195,56 @@ def split_by_country(
     return np.asarray(out, dtype=np.int64).ravel()
 
 
+def join_forwarders(
+    g: ig.Graph, keep: list[int], member: np.ndarray, country: np.ndarray
+) -> np.ndarray:
+    """Merge the communities of two collectors of one receiving country (``country``, -1 for
+    members who collect nothing) when one passes money on at home to the other most (its
+    strongest domestic payment to such a collector). ``g`` is the directed graph (``ndom``).
+
+    A syndicate controller who takes consumer payments himself has his own payers, and each
+    receiver its own: Leiden can put every receiver in a community with its payers and the
+    controller in another, although every receiver hands the takings to him. Only the strongest
+    forward counts, so a stray payment to a third collector chains no networks. On seeds 303 / 404
+    no such forward crosses communities; on 707 the four that do all join a receiver to its
+    controller (ARI 0.824 -> 0.876). ``split_by_collector`` runs after this and keeps the
+    forwarders with their controller as one unit.
+    """
+    n = len(keep)
+    if n == 0 or g.ecount() == 0:
+        return member
+    pos = np.full(g.vcount(), -1, dtype=np.int64)
+    pos[np.asarray(keep, dtype=np.int64)] = np.arange(n)
+    ends = np.asarray(g.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+    s, d = pos[ends[:, 0]], pos[ends[:, 1]]
+    dom = np.asarray(g.es["ndom"], dtype=np.float64)
+    ok = (s >= 0) & (d >= 0) & (dom > 0)
+    s, d, dom = s[ok], d[ok], dom[ok]
+    ok = (country[s] >= 0) & (country[s] == country[d])
+    s, d, dom = s[ok], d[ok], dom[ok]
+    if len(s) == 0:
+        return member
+    order = np.lexsort((-dom, s))  # per forwarder, its strongest domestic forward first
+    first = order[np.r_[True, s[order][1:] != s[order][:-1]]]
+    a, b = member[s[first]], member[d[first]]
+    cross = a != b
+    if not cross.any():
+        return member
+    par = {int(c): int(c) for c in np.unique(member)}
+
+    def find(x: int) -> int:
+        while par[x] != x:
+            par[x] = par[par[x]]
+            x = par[x]
+        return x
+
+    for x, y in zip(a[cross].tolist(), b[cross].tolist(), strict=True):
+        par[find(x)] = find(y)
+    root = np.asarray([find(int(c)) for c in member.tolist()], dtype=np.int64)
+    _, out = np.unique(root, return_inverse=True)
+    return np.asarray(out, dtype=np.int64).ravel()
+
+
 def _units(cols: list[int], fwd: dict[int, int], kin_of: dict[int, list[int]]) -> dict[int, int]:
     """The unit (a representative collector) of each collector of one community: collectors joined
     by domestic forwarding or by a kin tie."""
@@ -336,6 +388,7 @@ def detect_communities(
     member = leiden(full.induced_subgraph(keep), resolution)
     country = receiving_countries(con, sg, keep)
     member = split_by_country(full, keep, member, country)
+    member = join_forwarders(sg.graph, keep, member, country)
     member = split_by_collector(sg.graph, keep, member, country >= 0, kin_tie_vertices(con, sg))
     keep, member = attach_domestic(full, keep, member)
     tbl = pa.table(
