@@ -1,9 +1,12 @@
 """Quality of entity resolution: FEBRL4, FEBRL3 (beside plain Splink) and a synthetic world.
 
-    python bench/resolve_quality.py [--scale 0.2] [--seed 7 [--seed 5 ...]] [--skip-febrl]
+    python bench/resolve_quality.py [--scale 0.2] [--seed 7 [--seed 5 ...]] [--untuned 31 ...] [--skip-febrl]
 
 Prints the figures and writes bench/results/resolve_quality.json (the first
-seed under "synthetic", further seeds under "synthetic_more"). Beside pairwise
+seed under "synthetic", further seeds under "synthetic_more", seeds never tuned
+on under "synthetic_untuned"). Each world also reports ``all_bcubed_loss``: where
+B-cubed recall over all occurrences is lost, by the sides of the records a person
+has in two subjects and by the kind of person. Beside pairwise
 and B-cubed scores, the synthetic world reports **fragmentation**: how many
 subjects the records of one true consumer, facilitator or intermediary end up
 in (1.0 is perfect). FEBRL comes
@@ -133,7 +136,7 @@ def febrl_plain_splink(which: str, threshold: float = 0.95) -> dict[str, Any]:
 
 def _synth_world(
     tmp: Path, scale: float, seed: int
-) -> tuple[Path, dict[tuple[str, str, str], str], dict[str, str]] | None:
+) -> tuple[Path, dict[tuple[str, str, str], str], dict[str, str], dict[str, str]] | None:
     try:
         from moneytrail.ingest import ingest_paths
         from moneytrail.synth.world import generate
@@ -157,7 +160,47 @@ def _synth_world(
         for r in truth_df[["provider", "record_id", "party", "person_id"]].itertuples(index=False)
         if kinds.get(r.person_id) not in NOT_PEOPLE and (r.provider, r.record_id) not in malformed
     }
-    return path, truth, roles
+    return path, truth, roles, kinds
+
+
+def bcubed_loss(rows: list[tuple[str, str, str]], kinds: dict[str, str]) -> dict[str, Any]:
+    """Where B-cubed recall over all occurrences is lost, as shares of all records.
+
+    From ``(subject_id, person_id, side)`` per record (side ``from``, ``to`` or ``ref``
+    for a referral subject). B-cubed recall loses, for each record, the share of its
+    person's records outside its subject: a sum over pairs of one person's records in
+    two subjects, each weighted 1 / (the person's records). Split by the sides of the
+    two records, a person whose sender and receiver records are two subjects costs in
+    ``from-to`` only, which neither the senders' nor the receivers' score sees; and by
+    the kind of person (the synthetic world's ``kind``).
+    """
+    from collections import Counter, defaultdict
+
+    cells: Counter[tuple[str, str, str]] = Counter((p, s, c) for s, p, c in rows)
+    per: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(Counter))
+    for (p, s, c), n in cells.items():
+        per[p][s][c] += n
+    sides = ("from", "to", "ref")
+    by_side: dict[str, float] = defaultdict(float)
+    by_kind: dict[str, float] = defaultdict(float)
+    total = len(rows)
+    for p, subs in per.items():
+        tot = Counter[str]()
+        for cnt in subs.values():
+            tot.update(cnt)
+        n_p = sum(tot.values())
+        for i, a in enumerate(sides):
+            for b in sides[i:]:
+                within = sum(cnt[a] * cnt[b] for cnt in subs.values())
+                missed = (tot[a] * tot[b] - within) * (1 if a == b else 2) / n_p
+                if missed:
+                    by_side[f"{a}-{b}"] += missed / total
+                    by_kind[kinds.get(p, "?")] += missed / total
+    return {
+        "bcubed_recall": round(1 - sum(by_side.values()), 5),
+        "by_sides": {k: round(v, 5) for k, v in sorted(by_side.items(), key=lambda kv: -kv[1])},
+        "by_kind": {k: round(v, 5) for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1])[:8]},
+    }
 
 
 def fragmentation(rows: list[tuple[str, str]], roles: dict[str, str]) -> dict[str, dict[str, float]]:
@@ -180,6 +223,7 @@ def fragmentation(rows: list[tuple[str, str]], roles: dict[str, str]) -> dict[st
 def synthetic(tmp: Path, scale: float, seed: int) -> dict[str, Any]:
     made = _synth_world(tmp, scale, seed)
     roles: dict[str, str] = {}
+    kinds: dict[str, str] = {}
     if made is None:
         from moneytrail.resolve.sample import generate as sample
 
@@ -189,7 +233,7 @@ def synthetic(tmp: Path, scale: float, seed: int) -> dict[str, Any]:
         truth = {(a, b, c): str(d) for a, b, c, d in pop.truth}
         source = "moneytrail.resolve.sample"
     else:
-        path, truth, roles = made
+        path, truth, roles, kinds = made
         source = f"moneytrail.synth scale={scale} seed={seed}"
     with Warehouse(path) as wh:
         t0 = time.perf_counter()
@@ -219,6 +263,14 @@ def synthetic(tmp: Path, scale: float, seed: int) -> dict[str, Any]:
             items.append((sid, t))
         out[name] = scores(items)
     out["records_not_counted"] = missing
+    out["all_bcubed_loss"] = bcubed_loss(
+        [
+            (sid, truth[(p, r, q)], "ref" if origin == "referral" else side)
+            for sid, p, r, q, side, origin in rows
+            if (p, r, q) in truth
+        ],
+        kinds,
+    )
     if roles:
         out["fragmentation"] = fragmentation(
             [(sid, truth[(p, r, q)]) for sid, p, r, q, _, _ in rows if (p, r, q) in truth], roles
@@ -231,6 +283,10 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=0.2)
     ap.add_argument("--seed", type=int, action="append", help="repeat for several worlds (default 7)")
     ap.add_argument("--skip-febrl", action="store_true")
+    ap.add_argument(
+        "--untuned", type=int, action="append", default=[],
+        help="a seed never tuned on, reported under synthetic_untuned (repeatable)",
+    )
     args = ap.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as d:
@@ -247,6 +303,10 @@ def main() -> None:
             else:
                 results.setdefault("synthetic_more", []).append(res)
             print("synthetic", json.dumps({k: v for k, v in res.items() if k != "report"}), flush=True)
+        for seed in args.untuned:
+            res = synthetic(tmp, args.scale, seed)
+            results.setdefault("synthetic_untuned", []).append(res)
+            print("untuned", json.dumps({k: v for k, v in res.items() if k != "report"}), flush=True)
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "resolve_quality.json").write_text(json.dumps(results, indent=2, default=str))
 

@@ -1,79 +1,136 @@
-"""Speed of entity resolution: time and peak memory at 100k, 1M (and 5M) party occurrences.
+"""Speed of entity resolution: time, CPU and peak memory at 100k, 1M (and 5M) party occurrences.
 
-    python bench/resolve_speed.py            # 100k and 1M
-    python bench/resolve_speed.py 100000 5000000
+    python bench/resolve_speed.py                       # 100k and 1M occurrences
+    python bench/resolve_speed.py 100000 1000000 5000000 --repeat 3
 
-Each size is generated into its own DuckDB file (moneytrail.resolve.sample),
-then resolved in a fresh process, whose peak resident memory is reported.
-Writes bench/results/resolve_speed.json.
+Each size is a synthetic world (``moneytrail.synth``, seed 21, built as
+bench/scale.py builds its worlds) of about half as many transactions as
+occurrences (a payer and a payee each), ingested once into a DuckDB warehouse
+kept under --work, so reruns time resolution alone. Each run resolves in a
+fresh process, which reports its wall and CPU seconds (all threads), peak
+resident memory and the seconds of every step; with --repeat the median run
+(by wall time) is kept. The load average is recorded beside the figures: on a
+shared machine wall time is pessimistic, CPU seconds less so.
+Writes bench/results/resolve_speed.json (figures of sizes not rerun are kept).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import resource
+import platform
+import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+CHILD = """
+import json, os, resource, sys, time
+from moneytrail.resolve import ResolveSettings, resolve
+from moneytrail.store import Warehouse
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+load = os.getloadavg()[0]
+with Warehouse(sys.argv[1]) as wh:
+    t0, c0 = time.perf_counter(), cpu()
+    rep = resolve(wh.con, ResolveSettings())
+    wall, cpu_s = time.perf_counter() - t0, cpu() - c0
+print(json.dumps({
+    "records": rep.records, "profiles": rep.profiles, "blocked_pairs": rep.blocked_pairs,
+    "subjects": rep.subjects, "seconds": round(wall, 1), "cpu_seconds": round(cpu_s, 1),
+    "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+    "timings": rep.timings, "load_average": [round(load, 1), round(os.getloadavg()[0], 1)],
+}))
+"""
 
 
-def generate(path: str, occurrences: int) -> None:
-    from moneytrail.resolve.sample import generate as gen
-    from moneytrail.store import Warehouse
+def warehouse(work: Path, occurrences: int, seed: int) -> tuple[Path, int]:
+    """The ingested warehouse of a world of ``occurrences`` party occurrences (built once)."""
+    from scale import TXNS_PER_SCALE, ensure_world  # noqa: F401 - one way to build worlds
 
-    with Warehouse(path) as wh:
-        gen(wh.con, transactions=occurrences // 2, seed=11, referrals=max(2, occurrences // 500))
+    millions = occurrences / 2 / 1_000_000
+    bundle, txns = ensure_world(work, millions, seed)
+    store = work / f"resolve-{occurrences}.duckdb"
+    marker = work / f"resolve-{occurrences}.json"
+    if not marker.exists():
+        from moneytrail.ingest import ingest_plan
+        from moneytrail.ingest.bundle import plan_bundle
+        from moneytrail.store import Warehouse
 
-
-def run_one(path: str) -> dict[str, object]:
-    from moneytrail.resolve import ResolveSettings, resolve
-    from moneytrail.store import Warehouse
-
-    with Warehouse(path) as wh:
-        t0 = time.perf_counter()
-        rep = resolve(wh.con, ResolveSettings())
-        elapsed = time.perf_counter() - t0
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {
-        "records": rep.records,
-        "profiles": rep.profiles,
-        "blocked_pairs": rep.blocked_pairs,
-        "subjects": rep.subjects,
-        "seconds": round(elapsed, 1),
-        "peak_rss_gib": round(peak_kib / 2**20, 2),
-        "timings": rep.timings,
-    }
+        store.unlink(missing_ok=True)
+        with Warehouse(store) as wh:
+            ingest_plan(wh, plan_bundle(bundle))
+        marker.write_text(json.dumps({"transactions": txns}))
+    return store, txns
 
 
-def main(sizes: list[int]) -> None:
-    if len(sys.argv) > 2 and sys.argv[1] in ("--generate", "--run"):
-        return
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in sizes:
-            path = os.path.join(tmp, f"w{n}.duckdb")
-            subprocess.run([sys.executable, __file__, "--generate", path, str(n)], check=True)
-            out = subprocess.run(
-                [sys.executable, __file__, "--run", path], check=True, capture_output=True, text=True
-            )
-            res = json.loads(out.stdout.strip().splitlines()[-1])
-            res["occurrences"] = n
-            print(json.dumps(res), flush=True)
-            results.append(res)
-            os.remove(path)
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "resolve_speed.json").write_text(json.dumps(results, indent=2))
+def run_once(store: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(store)], check=True, capture_output=True, text=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "sizes", nargs="*", type=int, default=[100_000, 1_000_000], help="party occurrences"
+    )
+    ap.add_argument("--repeat", type=int, default=1, help="runs per size; the median is kept")
+    ap.add_argument("--seed", type=int, default=21)
+    ap.add_argument(
+        "--work", type=Path, default=Path(tempfile.gettempdir()) / "moneytrail-resolve-speed"
+    )
+    args = ap.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    new: list[dict[str, Any]] = []
+    for n in args.sizes:
+        store, txns = warehouse(args.work, n, args.seed)
+        runs = [run_once(store) for _ in range(max(1, args.repeat))]
+        res = sorted(runs, key=lambda r: float(r["seconds"]))[len(runs) // 2]
+        res.update(
+            {
+                "occurrences": n,
+                "transactions": txns,
+                "runs": len(runs),
+                "seconds_all": [r["seconds"] for r in runs],
+                "cpu_seconds_median": statistics.median(float(r["cpu_seconds"]) for r in runs),
+            }
+        )
+        print(json.dumps(res), flush=True)
+        new.append(res)
+    out = HERE / "results" / "resolve_speed.json"
+    results = new
+    if out.exists():
+        old = json.loads(out.read_text())
+        old = old.get("results", []) if isinstance(old, dict) else []
+        results = [r for r in old if r.get("occurrences") not in set(args.sizes)] + new
+    results.sort(key=lambda r: int(r["occurrences"]))
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "machine": f"{platform.platform()}, {os.cpu_count()} cores",
+                "python": platform.python_version(),
+                "results": results,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"written: {out}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--generate":
-        generate(sys.argv[2], int(sys.argv[3]))
-    elif len(sys.argv) > 1 and sys.argv[1] == "--run":
-        print(json.dumps(run_one(sys.argv[2])))
-    else:
-        main([int(x) for x in sys.argv[1:]] or [100_000, 1_000_000])
+    main()

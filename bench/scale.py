@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 TXNS_PER_SCALE = 58_000  # bench/results/synth.json: ~58,000 transactions per unit of world scale
 RESULTS = Path(__file__).parent / "results"
@@ -34,11 +35,30 @@ RESULTS = Path(__file__).parent / "results"
 # the tables each stage reads; "ingest" reads the bundle's files
 STAGE_INPUTS = {
     "resolve": ["parties", "transactions", "referral_subjects", "referral_identifiers"],
-    "referrals": ["transactions", "parties", "subject_records", "referral_subjects", "referral_identifiers",
-                  "referral_ip_events", "referral_sessions"],
+    "referrals": [
+        "transactions",
+        "parties",
+        "subject_records",
+        "referral_subjects",
+        "referral_identifiers",
+        "referral_ip_events",
+        "referral_sessions",
+    ],
     "score": ["transactions", "parties", "subject_records"],
-    "network": ["transactions", "parties", "subject_records", "subject_scores", "transaction_scores"],
-    "outputs": ["transactions", "transaction_scores", "subject_scores", "subject_records", "quarantine"],
+    "network": [
+        "transactions",
+        "parties",
+        "subject_records",
+        "subject_scores",
+        "transaction_scores",
+    ],
+    "outputs": [
+        "transactions",
+        "transaction_scores",
+        "subject_scores",
+        "subject_records",
+        "quarantine",
+    ],
 }
 
 SPARK_SCAN = """
@@ -83,7 +103,9 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
     """Wall seconds and peak process-tree RSS (bytes) of `cmd`."""
     peak = 0
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     done = threading.Event()
 
     def sample() -> None:
@@ -113,8 +135,14 @@ def ensure_world(work: Path, millions: float, seed: int) -> tuple[Path, int]:
         print(f"generating {millions:g} M transactions (scale {scale:.1f}) ...", flush=True)
         t = time.perf_counter()
         r = generate(world, scale=scale, seed=seed)
-        marker.write_text(json.dumps({"transactions": r.summary["transactions"],
-                                      "seconds": round(time.perf_counter() - t, 1)}))
+        marker.write_text(
+            json.dumps(
+                {
+                    "transactions": r.summary["transactions"],
+                    "seconds": round(time.perf_counter() - t, 1),
+                }
+            )
+        )
     return world / "bundle", int(json.loads(marker.read_text())["transactions"])
 
 
@@ -134,11 +162,17 @@ def duckdb_scans(store: Path, bundle: Path) -> dict[str, float]:
     table_s = {n: scan(f"SELECT max(COLUMNS(*)::VARCHAR) FROM {n}") for n in tables}
     out = {stage: sum(table_s[n] for n in names) for stage, names in STAGE_INPUTS.items()}
     csvs = [p for p in bundle.rglob("*.csv") if p.name not in ("sources.csv", "fx_rates.csv")]
-    others = [p for p in bundle.rglob("*") if p.is_file() and p.suffix in (".xml", ".jsonl", ".json")]
+    others = [
+        p for p in bundle.rglob("*") if p.is_file() and p.suffix in (".xml", ".jsonl", ".json")
+    ]
     # the bundle holds malformed records on purpose: read as leniently as the ingest reader's first pass
-    reader = "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', " \
-             "strict_mode = false, ignore_errors = true, null_padding = true"
-    out["ingest"] = sum(scan(f"SELECT max(COLUMNS(*)) FROM read_csv('{p}', {reader})") for p in csvs)
+    reader = (
+        "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
+        "strict_mode = false, ignore_errors = true, null_padding = true"
+    )
+    out["ingest"] = sum(
+        scan(f"SELECT max(COLUMNS(*)) FROM read_csv('{p}', {reader})") for p in csvs
+    )
     out["ingest"] += sum(scan(f"SELECT max(length(content)) FROM read_text('{p}')") for p in others)
     con.close()
     return out
@@ -154,16 +188,30 @@ def spark_scans(store: Path, master: str) -> dict[str, float]:
         for n in tables:
             con.execute(f"COPY {n} TO '{tmp}/{n}.parquet' (FORMAT parquet)")
         con.close()
-        proc = subprocess.run([sys.executable, "-c", SPARK_SCAN, tmp, master, *tables],
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", SPARK_SCAN, tmp, master, *tables],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         table_s = json.loads(proc.stdout.strip().splitlines()[-1])
     return {stage: sum(table_s[n] for n in names) for stage, names in STAGE_INPUTS.items()}
 
 
-def bench_one(bundle: Path, txns: int, engine: str, work: Path, master: str) -> dict[str, object]:
+def bench_one(bundle: Path, txns: int, engine: str, work: Path, master: str) -> dict[str, Any]:
     out = work / f"run-{bundle.parent.name}-{engine}"
     subprocess.run(["rm", "-rf", str(out)], check=True)
-    cmd = [sys.executable, "-m", "moneytrail", "run", str(bundle), "--out", str(out), "--engine", engine]
+    cmd = [
+        sys.executable,
+        "-m",
+        "moneytrail",
+        "run",
+        str(bundle),
+        "--out",
+        str(out),
+        "--engine",
+        engine,
+    ]
     if engine == "spark":
         cmd += ["--spark-master", master]
     load_before = os.getloadavg()[0]
@@ -174,36 +222,52 @@ def bench_one(bundle: Path, txns: int, engine: str, work: Path, master: str) -> 
     scans = duckdb_scans(out / "warehouse.duckdb", bundle)
     if engine == "spark":
         spark = spark_scans(out / "warehouse.duckdb", master)
-        scans.update({k: v for k, v in spark.items() if k in ("resolve", "referrals", "score", "network")})
+        scans.update(
+            {k: v for k, v in spark.items() if k in ("resolve", "referrals", "score", "network")}
+        )
     ratio = {s: round(stages[s] / scans[s], 1) for s in stages if s in scans and scans[s] > 0}
     return {
-        "engine": engine, "transactions": txns, "wall_seconds": round(secs, 1),
-        "peak_rss_mib": round(peak / 2**20), "stage_seconds": stages,
-        "scan_seconds": {k: round(v, 3) for k, v in scans.items()}, "stage_to_scan_ratio": ratio,
+        "engine": engine,
+        "transactions": txns,
+        "wall_seconds": round(secs, 1),
+        "peak_rss_mib": round(peak / 2**20),
+        "stage_seconds": stages,
+        "scan_seconds": {k: round(v, 3) for k, v in scans.items()},
+        "stage_to_scan_ratio": ratio,
         "load_average": [round(load_before, 1), round(load_after, 1)],
     }
 
 
-def chart(results: list[dict[str, object]], path: Path) -> None:
+def chart(results: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4.2))
-    stages = ["ingest", "to parquet", "spark start", "resolve", "referrals", "score", "network",
-              "alert budget", "from parquet", "outputs"]
+    stages = [
+        "ingest",
+        "to parquet",
+        "spark start",
+        "resolve",
+        "referrals",
+        "score",
+        "network",
+        "alert budget",
+        "from parquet",
+        "outputs",
+    ]
     labels = [f"{r['transactions'] / 1e6:.1f} M\n{r['engine']}" for r in results]
     bottoms = [0.0] * len(results)
     for stage in stages:
-        vals = [float(r["stage_seconds"].get(stage, 0.0)) / 60 for r in results]  # type: ignore[union-attr]
+        vals = [float(r["stage_seconds"].get(stage, 0.0)) / 60 for r in results]
         if any(vals):
             ax_t.bar(labels, vals, bottom=bottoms, label=stage)
             bottoms = [b + v for b, v in zip(bottoms, vals, strict=True)]
     ax_t.set_ylabel("minutes (stage times from run.json)")
     ax_t.set_title("moneytrail run, end to end")
     ax_t.legend(fontsize=7)
-    ax_m.bar(labels, [float(r["peak_rss_mib"]) / 1024 for r in results], color="#777")  # type: ignore[arg-type]
+    ax_m.bar(labels, [float(r["peak_rss_mib"]) / 1024 for r in results], color="#777")
     ax_m.set_ylabel("GiB")
     ax_m.set_title("peak memory (process tree)")
     fig.text(0.01, 0.01, "2-core shared machine; load average in scale.json", fontsize=7)
@@ -212,7 +276,9 @@ def chart(results: list[dict[str, object]], path: Path) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sizes", default="1,5", help="millions of transactions, comma-separated")
     ap.add_argument("--engines", default="duckdb,spark")
     ap.add_argument("--spark-master", default="local[*]")
@@ -226,17 +292,33 @@ def main() -> None:
         for engine in args.engines.split(","):
             r = bench_one(bundle, txns, engine, args.work, args.spark_master)
             new.append(r)
-            print(f"{txns:>11,} txns  {engine:<6} {r['wall_seconds']:>8.1f} s  peak {r['peak_rss_mib']:>6} MiB  "
-                  f"load {r['load_average']}  ratio to one scan {r['stage_to_scan_ratio']}", flush=True)
+            print(
+                f"{txns:>11,} txns  {engine:<6} {r['wall_seconds']:>8.1f} s  peak {r['peak_rss_mib']:>6} MiB  "
+                f"load {r['load_average']}  ratio to one scan {r['stage_to_scan_ratio']}",
+                flush=True,
+            )
     out = RESULTS / "scale.json"
     results = new
     if out.exists():  # keep figures of sizes and engines not rerun
         done = {(r["engine"], r["transactions"]) for r in new}
-        results = [r for r in json.loads(out.read_text())["results"] if (r["engine"], r["transactions"]) not in done] + new
-    results.sort(key=lambda r: (r["engine"], r["transactions"]))  # type: ignore[return-value, arg-type]
+        results = [
+            r
+            for r in json.loads(out.read_text())["results"]
+            if (r["engine"], r["transactions"]) not in done
+        ] + new
+    results.sort(key=lambda r: (r["engine"], r["transactions"]))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": f"{platform.platform()}, {os.cpu_count()} cores",
-                               "python": platform.python_version(), "results": results}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "machine": f"{platform.platform()}, {os.cpu_count()} cores",
+                "python": platform.python_version(),
+                "results": results,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     chart(results, RESULTS / "scale.png")
     print(f"written: {out} and {RESULTS / 'scale.png'}")
 

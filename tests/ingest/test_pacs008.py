@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -244,7 +245,7 @@ def test_parties_in_full(tmp_path: Path) -> None:
         ({"amount": None, "uetr": None, "e2e": None, "txid": None}, "no amount; no UETR, EndToEndId or TxId"),
     ],
 )  # fmt: skip
-def test_rejections(tmp_path: Path, kwargs: dict[str, str | None], reason: str) -> None:
+def test_rejections(tmp_path: Path, kwargs: dict[str, Any], reason: str) -> None:
     p = write(tmp_path, doc(tx(uetr="ok1"), tx(**kwargs), tx(uetr="ok3"), envelope=True))
     rows, rejected = read(p)
     assert [r["record_id"] for r in rows] == ["ok1", "ok3"]

@@ -247,6 +247,14 @@ _json = st.recursive(
 )
 
 
+def test_a_line_of_control_characters_is_quarantined(tmp_path: Path) -> None:
+    """Found by hypothesis: a line holding only U+001C was dropped as blank (str.strip drops it)."""
+    p = tmp_path / "r.jsonl"
+    p.write_bytes(b"\n \t\n\x1c\n")
+    rec = read(p)
+    assert len(rec.referrals) == 0 and [r.location for r in rec.rejected] == ["line 3"]
+
+
 @_PROPS
 @given(referral("R1"), st.lists(st.tuples(st.sampled_from(
     ["report_id", "submitted_at", "incident_type", "subjects", "sessions", "platform"]), _json), max_size=3),
@@ -263,6 +271,6 @@ def test_mutated_lines_never_raise(
     p = tmp_path / "r.jsonl"
     p.write_bytes(json.dumps(ref).encode() + b"\n" + junk + b"\n")
     rec = read(p)
-    lines = [x for x in p.read_bytes().split(b"\n") if x.strip()]
+    lines = [x for x in p.read_bytes().split(b"\n") if x.strip(b" \t\r\n")]  # JSON white space
     assert len(rec.referrals) + len(rec.rejected) == len(lines)
     assert len(rec.referrals) <= 1

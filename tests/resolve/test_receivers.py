@@ -200,7 +200,8 @@ def test_without_receiver_evidence_the_fragment_stays_apart(tmp_path: Path, monk
     monkeypatch.setattr(receivers, "RECEIVER_CP_WEIGHT", 0.0)
     wh = _world(tmp_path / "w0.duckdb")
     try:
-        resolve(wh.con, ResolveSettings())
+        # the only-candidate links (which would also join this lone pair) are off
+        resolve(wh.con, ResolveSettings(only_candidates=False))
         assert subject_of(wh.con, "RemitQ:Q-go0:receiver") != subject_of(wh.con, "WalletQ:V-go0:payee")
     finally:
         wh.close()

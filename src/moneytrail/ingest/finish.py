@@ -3,9 +3,10 @@
 A parser exposes its records as a relation in the staging shape (`stage.py`)
 with an `ordinal` (record number in the batch), a `fixed_line` (physical line
 when known, else NULL) and a lazily computed `raw`; its values are trimmed,
-and empty ones NULL. `check_into` reads that relation once into the temp table
-`checked`: for each record only its ordinal, id, converted values and the
-reason if bad (writing the staged text again cost more than every check).
+and empty ones NULL. `check_into` reads that relation once into `checked` (an
+Arrow table, see `SCRATCH_SETTING`): for each record only its ordinal, id,
+converted values and the reason if bad (writing the staged text again cost
+more than every check).
 `load_checked` then sends bad records to `quarantine` with location and
 reason, and good ones to `transactions` and `parties`, joining the staged text
 back by ordinal (the parties of all sides in one scan). Records already in the store (same provider and record id) are
@@ -15,9 +16,10 @@ skipped, so ingesting a file twice adds nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
+import pyarrow as pa
 
 from moneytrail.ingest.normalise_values import normalise_checked_values, phone_hint_sql
 from moneytrail.ingest.stage import PARTY_FIELDS, SIDES
@@ -26,12 +28,19 @@ from moneytrail.store import scalar
 
 OFFSET = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
 
+# Scratch tables (`checked`, `stage_norm`...) are Arrow tables that SQL reads by
+# the name of a Python variable of a calling function (DuckDB's replacement
+# scan): temp tables or registered views made inside a transaction are held
+# until the commit, even when dropped or replaced.
+SCRATCH_SETTING = "SET python_scan_all_frames = true"
+
 
 @dataclass
 class FinishCounts:
     loaded: int = 0
     quarantined: int = 0
     already_present: int = 0
+    files: dict[str, FinishCounts] = field(default_factory=dict)  # of a batch, by source_file
 
 
 @dataclass(frozen=True)
@@ -83,9 +92,13 @@ _RATES = """
 
 
 def check_into(
-    con: duckdb.DuckDBPyConnection, relation: str, rules: Rules, naive_tz: str | None, *, first: bool,
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    rules: Rules,
+    naive_tz: str | None,
+    *,
     carry: Sequence[str] = (),
-) -> None:
+) -> pa.Table:
     """Read `relation` once into `checked`: each record's converted fields and the reason if bad.
 
     `checked` is narrow: the record's `ordinal`, its id, the converted values
@@ -93,8 +106,15 @@ def check_into(
     `relation`, and the inserts of `load_checked` join it back by `ordinal`.
     Writing the staged text into a temp table cost more than all the checks.
     `carry` names further columns of `relation` to keep (a batch's `source_file`).
+
+    `checked` is an Arrow table, read by DuckDB's replacement scan under the
+    name of the caller's variable (see `SCRATCH_SETTING`): a temp table made
+    inside a transaction is kept until the commit even when dropped, so a
+    file loaded a chunk at a time would hold every chunk's scratch tables.
     """
-    reasons: list[str] = [f"WHEN {col} IS NULL THEN 'missing {label}'" for col, label in rules.required]
+    reasons: list[str] = [
+        f"WHEN {col} IS NULL THEN 'missing {label}'" for col, label in rules.required
+    ]
     reasons += [
         "WHEN ts_v IS NULL THEN 'bad timestamp: ' || coalesce(ts, '')",
         "WHEN amount_v IS NULL THEN 'bad amount: ' || coalesce(amount, '')",
@@ -116,14 +136,12 @@ def check_into(
         for side in SIDES
     )
     kept = ", ".join(f"p.{c}" for c in ("fixed_line", *carry))
-    target = "CREATE OR REPLACE TEMP TABLE checked AS" if first else "INSERT INTO checked BY NAME"
-    con.execute(
+    return con.sql(
         f"""
-        {target}
         WITH parsed AS (
             SELECT s.*,
                 s.record_id AS rid,
-                {parse_ts_sql('s.ts', naive_tz)} AS ts_v,
+                {parse_ts_sql("s.ts", naive_tz)} AS ts_v,
                 try_cast(s.amount AS {AMOUNT}) AS amount_v,
                 cur.code AS currency_v,
                 {", ".join(f"c_{side}.alpha2 AS {side}_country_v" for side in SIDES)}
@@ -147,11 +165,12 @@ def check_into(
                {", ".join(f"p.{side}_country_v" for side in SIDES)}, p.usd_per_unit, p.reason
         FROM judged p
         """
-    )
+    ).to_arrow_table()
 
 
 def load_checked(
     con: duckdb.DuckDBPyConnection,
+    checked: pa.Table,
     *,
     provider: str,
     source_file: str | None,
@@ -159,31 +178,73 @@ def load_checked(
     naive_tz: str | None,
     location_sql: str = "location",
     relation: str = "stage",
+    seen: str | None = None,
 ) -> FinishCounts:
     """Quarantine the bad records of `checked` and load the good ones; call inside a transaction.
 
-    `relation` is the staged text `check_into` read (joined back by `ordinal`).
+    `checked` is what `check_into` returned for `relation` (the staged text,
+    joined back by `ordinal`); SQL here reads it as `checked`.
     `source_file=None` means `checked` holds a batch of files, each row naming
-    its own in `source_file`; the caller then takes each file's figures from
-    `batch_counts`.
+    its own in `source_file`; each file's figures are then in the result's `files`.
+
+    `seen` names a table (source_file, rid) of the valid records of earlier
+    chunks of the same batch, when a batch is loaded a chunk at a time (so
+    memory stays flat in the file size): a record id valid earlier in its file
+    is then a duplicate, exactly as if the whole batch were one chunk; this
+    chunk's valid records are added to it.
     """
     batch = source_file is None
+    if seen is not None and not batch:
+        raise ValueError("chunks (seen=) are for batches (source_file=None)")
     p_provider = sql_str(provider)
     p_file = "checked.source_file" if batch else sql_str(source_file)
-    by_file = "source_file, rid" if batch else "rid"
-    # A record id seen earlier in the same file: the first one wins.
-    con.execute(
-        f"""
-        UPDATE checked SET reason = 'duplicate record id in file: ' || checked.rid
-        FROM (
-            SELECT ordinal FROM (
-                SELECT ordinal, row_number() OVER (PARTITION BY {by_file} ORDER BY ordinal) AS n
-                FROM checked WHERE reason IS NULL
-            ) WHERE n > 1
-        ) d
-        WHERE checked.ordinal = d.ordinal
-        """
+    by_file = "c.source_file, c.rid" if batch else "c.rid"
+    # A record id seen earlier in the same file: the first one wins (numbered among the valid ones).
+    earlier = (
+        f" OR EXISTS (SELECT 1 FROM {seen} e WHERE e.source_file = c.source_file AND e.rid = c.rid)"
+        if seen is not None
+        else ""
     )
+    # Already in store: the store's ids of this provider among the valid ones (a scan of the
+    # store probing the few ids here, not a hash of the whole store); in a batch, also an id
+    # of an earlier file of the batch, as if the files came one by one. One pass gives every
+    # reason: valid records are then those with none or 'already in store'.
+    final = f"""
+        WITH dup AS (
+            SELECT c.* REPLACE (
+                CASE WHEN c.reason IS NULL AND (
+                        row_number() OVER (PARTITION BY {by_file}, c.reason IS NULL ORDER BY c.ordinal) > 1{earlier})
+                     THEN 'duplicate record id in file: ' || c.rid ELSE c.reason END AS reason)
+            FROM checked c
+        ),
+        present AS (
+            SELECT t.record_id FROM transactions t
+            SEMI JOIN dup v ON v.rid = t.record_id AND v.reason IS NULL
+            WHERE t.provider = {p_provider}
+        ),
+        in_store AS (
+            SELECT d.* REPLACE (
+                CASE WHEN d.reason IS NULL AND d.rid IN (SELECT record_id FROM present)
+                     THEN 'already in store' ELSE d.reason END AS reason)
+            FROM dup d
+        )
+    """
+    if batch:
+        final += """
+            SELECT b.* REPLACE (
+                CASE WHEN b.reason IS NULL
+                      AND row_number() OVER (PARTITION BY b.rid, b.reason IS NULL ORDER BY b.ordinal) > 1
+                     THEN 'already in store' ELSE b.reason END AS reason)
+            FROM in_store b ORDER BY b.ordinal
+        """
+    else:
+        final += "SELECT * FROM in_store ORDER BY ordinal"
+    checked = con.sql(final).to_arrow_table()
+    if seen is not None:
+        con.execute(
+            f"INSERT INTO {seen} SELECT source_file, rid FROM checked "
+            "WHERE reason IS NULL OR reason = 'already in store'"
+        )
     counts = FinishCounts()
     # Only bad records need their text: the join reads `raw` and `location` for those alone.
     counts.quarantined = int(
@@ -194,44 +255,24 @@ def load_checked(
             SELECT {p_provider}, {p_file}, {location_sql}, reason, coalesce(left(s.raw, 500), '')
             FROM checked JOIN (SELECT ordinal AS s_ordinal, location, raw FROM {relation}) s
                 ON s.s_ordinal = checked.ordinal
-            WHERE reason IS NOT NULL ORDER BY checked.ordinal
+            WHERE reason IS NOT NULL AND reason <> 'already in store' ORDER BY checked.ordinal
             """,
         )
         or 0
     )
-    con.execute(
-        f"""
-        UPDATE checked SET reason = 'already in store'
-        WHERE reason IS NULL
-          AND rid IN (SELECT record_id FROM transactions WHERE provider = {p_provider})
-        """
-    )
-    if batch:
-        # as if the files came one by one: a record id of an earlier file of the batch is already in store
-        con.execute(
-            """
-            UPDATE checked SET reason = 'already in store'
-            FROM (
-                SELECT ordinal FROM (
-                    SELECT ordinal, row_number() OVER (PARTITION BY rid ORDER BY ordinal) AS n
-                    FROM checked WHERE reason IS NULL
-                ) WHERE n > 1
-            ) d
-            WHERE checked.ordinal = d.ordinal
-            """
+    valid = int(
+        scalar(
+            con, "SELECT count(*) FROM checked WHERE reason IS NULL OR reason = 'already in store'"
         )
-    valid = int(scalar(con, "SELECT count(*) FROM checked WHERE reason IS NULL OR reason = 'already in store'"))
+    )
     # The records to load: staged text beside its checked values.
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP VIEW good AS
+    good = f"""(
         SELECT s.*, c.rid, c.ts_v, c.amount_v, c.currency_v,
                {", ".join(f"c.{side}_country_v" for side in SIDES)}, c.usd_per_unit
         FROM {relation} s JOIN checked c ON c.ordinal = s.ordinal
         WHERE c.reason IS NULL
-        """
-    )
-    normalise_checked_values(con, "good")
+    )"""
+    stage_norm = normalise_checked_values(con, good)  # noqa: F841 (read by the SQL below)
 
     local_ts = "timezone(coalesce(tz.tz, {tz}), CAST(c.ts_v AS TIMESTAMPTZ))".format(
         tz=sql_str(naive_tz or "UTC")
@@ -272,7 +313,7 @@ def load_checked(
             f"""
             INSERT INTO transactions
             SELECT {", ".join(txn_values.values())}
-            FROM good c LEFT JOIN country_tz tz ON tz.country = c.from_country_v
+            FROM {good} c LEFT JOIN country_tz tz ON tz.country = c.from_country_v
             """,
         )
         or 0
@@ -282,13 +323,14 @@ def load_checked(
     # The sides of each record, unpivoted in one scan; then the normalised values join once per kind.
     sides = ", ".join(
         "struct_pack(side := {side}, country_v := c.{s}_country_v, {fields})".format(
-            side=sql_str("from" if s == "from" else "to"), s=s,
+            side=sql_str("from" if s == "from" else "to"),
+            s=s,
             fields=", ".join(f"{f} := c.{s}_{f}" for f in PARTY_FIELDS),
         )
         for s in SIDES
     )
     side_rows = f"""
-        SELECT * FROM (SELECT c.rid, unnest([{sides}], recursive := true) FROM good c)
+        SELECT * FROM (SELECT c.rid, unnest([{sides}], recursive := true) FROM {good} c)
         WHERE party IS NOT NULL
     """
     cols = {
@@ -324,11 +366,13 @@ def load_checked(
             AND ph.hint = {phone_hint_sql("u.phone", "u.country_v")}
         """
     )
+    if batch:
+        counts.files = _batch_counts(con, checked)
     return counts
 
 
-def batch_counts(con: duckdb.DuckDBPyConnection) -> dict[str, FinishCounts]:
-    """Each file's figures after `load_checked` of a batch, by `source_file`."""
+def _batch_counts(con: duckdb.DuckDBPyConnection, checked: pa.Table) -> dict[str, FinishCounts]:
+    """Each file's figures in `checked`, by `source_file`."""
     rows = con.execute(
         """
         SELECT source_file,

@@ -36,64 +36,60 @@ SQL_NORM = (
 )
 
 
-def normalise_checked_values(con: duckdb.DuckDBPyConnection, relation: str = "good") -> int:
-    """Normalise the values of `relation` (the records to load) not normalised before; `stage_norm` gets them all."""
+def normalise_checked_values(con: duckdb.DuckDBPyConnection, relation: str = "good") -> pa.Table:
+    """Normalise the values of `relation` (the records to load) not normalised before.
+
+    Returns `stage_norm`: the normalised values the records need (kind, value,
+    hint, norm), an Arrow table the caller's SQL reads by the name of its
+    variable (see `finish.SCRATCH_SETTING`). Only the store's values of this
+    relation are read (its few distinct values probe a scan of the store), and
+    the new ones are added to it.
+    """
     parts = []
     for s in SIDES:
-        parts.append(f"SELECT 'name' AS kind, {s}_name AS value, '' AS hint FROM {relation} WHERE {s}_name IS NOT NULL")
+        parts.append(
+            f"SELECT 'name' AS kind, {s}_name AS value, '' AS hint FROM {relation} WHERE {s}_name IS NOT NULL"
+        )
         parts.append(f"SELECT 'email', {s}_email, '' FROM {relation} WHERE {s}_email IS NOT NULL")
         parts.append(
             f"SELECT 'phone', {s}_phone, {phone_hint_sql(f'{s}_phone', f'{s}_country_v')} FROM {relation} "
             f"WHERE {s}_phone IS NOT NULL"
         )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE stage_values AS SELECT DISTINCT kind, value, hint FROM ("
-        + " UNION ALL ".join(parts)
-        + ")"
-    )
-    con.execute(
+    stage_values = con.sql(  # noqa: F841 (read by the SQL below)
+        "SELECT DISTINCT kind, value, hint FROM (" + " UNION ALL ".join(parts) + ")"
+    ).to_arrow_table()
+    known = con.sql(
         """
-        CREATE OR REPLACE TEMP TABLE stage_new AS
-        SELECT kind, value, hint FROM stage_values v
-        WHERE NOT EXISTS (
-            SELECT 1 FROM normalised_values n
-            WHERE n.kind = v.kind AND n.value = v.value AND n.hint = v.hint
-        )
-        """
-    )
-    # Plain ASCII names and plain e-mail addresses are normalised in SQL, exactly as
-    # the Python normalisers would (a property test holds them equal); the rest in Python.
-    con.execute(
-        f"""
-        INSERT INTO normalised_values
-        SELECT kind, value, hint, {SQL_NORM} FROM stage_new WHERE {SQL_TAKES}
-        """
-    )
-    new = con.execute(f"SELECT kind, value, hint FROM stage_new WHERE NOT ({SQL_TAKES})").fetchall()
-    if new:
-        _insert(con, new)
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE stage_norm AS
-        SELECT n.* FROM normalised_values n
+        SELECT n.kind, n.value, n.hint, n.norm FROM normalised_values n
         SEMI JOIN stage_values v ON n.kind = v.kind AND n.value = v.value AND n.hint = v.hint
         """
-    )
-    return len(new)
-
-
-def _insert(con: duckdb.DuckDBPyConnection, new: list[tuple[str, str, str]]) -> None:
-    batch = pa.table(
+    ).to_arrow_table()
+    stage_new = con.sql(  # noqa: F841 (read by the SQL below)
+        """
+        SELECT v.kind, v.value, v.hint FROM stage_values v
+        ANTI JOIN known n ON n.kind = v.kind AND n.value = v.value AND n.hint = v.hint
+        """
+    ).to_arrow_table()
+    # Plain ASCII names and plain e-mail addresses are normalised in SQL, exactly as
+    # the Python normalisers would (a property test holds them equal); the rest in Python.
+    in_sql = con.sql(
+        f"SELECT kind, value, hint, {SQL_NORM} AS norm FROM stage_new WHERE {SQL_TAKES}"
+    ).to_arrow_table()
+    new = con.execute(f"SELECT kind, value, hint FROM stage_new WHERE NOT ({SQL_TAKES})").fetchall()
+    in_python = pa.table(
         {
             "kind": [r[0] for r in new],
             "value": [r[1] for r in new],
             "hint": [r[2] for r in new],
-            "norm": [_normalise(kind, value, hint) for kind, value, hint in new],
-        }
+            "norm": pa.array(
+                [_normalise(kind, value, hint) for kind, value, hint in new], pa.string()
+            ),
+        },
+        schema=known.schema,
     )
-    con.register("new_normalised", batch)
-    con.execute("INSERT INTO normalised_values SELECT kind, value, hint, norm FROM new_normalised")
-    con.unregister("new_normalised")
+    added = pa.concat_tables([in_sql.cast(known.schema), in_python])
+    con.execute("INSERT INTO normalised_values SELECT kind, value, hint, norm FROM added")
+    return pa.concat_tables([known, added])
 
 
 def _normalise(kind: str, value: str, hint: str) -> str | None:

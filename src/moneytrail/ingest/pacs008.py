@@ -32,11 +32,14 @@ one counts.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
+import threading
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -134,8 +137,25 @@ def _xpath(path: str, prefix: str) -> str:
     return "/".join(steps)
 
 
-@lru_cache(maxsize=32)
+_THREAD = threading.local()
+
+
 def _stylesheet(ns: str | None, single: bool, sanitise: bool) -> etree.XSLT:
+    """`_compile_stylesheet`, compiled once per thread: the reader's worker
+    threads each run their own (lxml objects are not for sharing between threads)."""
+    cache: dict[tuple[str | None, bool, bool], etree.XSLT] | None = getattr(_THREAD, "sheets", None)
+    if cache is None:
+        cache = _THREAD.sheets = {}
+    key = (ns, single, sanitise)
+    sheet = cache.get(key)
+    if sheet is None:
+        if len(cache) >= 32:
+            cache.clear()
+        sheet = cache[key] = _compile_stylesheet(ns, single, sanitise)
+    return sheet
+
+
+def _compile_stylesheet(ns: str | None, single: bool, sanitise: bool) -> etree.XSLT:
     """The stylesheet that prints the fields of each transaction.
 
     `single`: the document is one transaction (slow path), else a wrapper
@@ -596,26 +616,66 @@ def _cut_runs(fh: BinaryIO, buf: bytes, end_tag: bytes, trailer: list[bytes]) ->
     trailer.append(buf[pos:])
 
 
-def _fast_stream(fh: BinaryIO) -> Iterator[_Run]:
-    """Transactions in runs of _RUN; raises _Unsupported (having yielded only
-    whole runs) where it cannot go on."""
+# Worker threads printing runs: lxml parses and applies stylesheets without the
+# GIL (two threads of either alone: 1.5 to 1.6 cores), but the rest of a run (the
+# cut, the text, the Arrow assembly) holds it, and on this 2-core machine a pool
+# of two read a 200,000-transaction file in 9.1 s against 8.4 s inline, 9.0 CPU s
+# against 8.4 (load 2.9). So one: runs are read inline, the pool stays for more cores.
+_WORKERS = 1
+
+
+def _read_cut(h: _Header, cut: _Cut, index: int) -> _Run | None:
+    """The staging rows of one cut (in a worker thread); None when the fast path
+    cannot vouch for it."""
+    parser: etree.XMLParser | None = getattr(_THREAD, "run_parser", None)
+    if parser is None:
+        parser = _THREAD.run_parser = _run_parser()
+    n = cut.n
+    text = _print_run(parser, h.wrap_open, cut.run, n, h.ns)
+    if text is None:
+        return None
+    records = text.split(_RS)
+    if len(records) != n + 1 or text.count(_FS) != n * (_NFIELDS - 1):
+        return None  # a separator in a value
+    del records[-1]
+    base = f"{h.path}/{_TX}["
+    locations = [f"{base}{i}]" for i in range(index + 1, index + n + 1)]
+    return _assemble(records, locations, cut.raws, [h.group_ts] * n)
+
+
+def _fast_stream(fh: BinaryIO, workers: int | None = None) -> Iterator[_Run]:
+    """Transactions in runs of _RUN, in file order; raises _Unsupported (having
+    yielded only whole runs, all before the one it could not read) where it
+    cannot go on. Runs are read by `workers` threads (default _WORKERS)."""
     head, buf, h = _read_header(fh)
     trailer: list[bytes] = []
-    parser = _run_parser()
-    index = 0
-    for cut in _cut_runs(fh, buf, h.end_tag, trailer):
-        n = cut.n
-        text = _print_run(parser, h.wrap_open, cut.run, n, h.ns)
-        if text is None:
-            raise _Unsupported("not a plain run of transactions")
-        records = text.split(_RS)
-        if len(records) != n + 1 or text.count(_FS) != n * (_NFIELDS - 1):
-            raise _Unsupported("separator in a value")
-        del records[-1]
-        base = f"{h.path}/{_TX}["
-        locations = [f"{base}{i}]" for i in range(index + 1, index + n + 1)]
-        index += n
-        yield _assemble(records, locations, cut.raws, [h.group_ts] * n)
+    workers = workers or _WORKERS
+    cuts = _cut_runs(fh, buf, h.end_tag, trailer)
+    first = next(cuts, None)
+    second = next(cuts, None) if first is not None else None
+    if first is None or second is None or workers <= 1:
+        # One worker, or one run (a real-time message, a small file): no threads.
+        index = 0
+        for cut in itertools.chain((first, second), cuts) if first is not None else ():
+            if cut is None:
+                break
+            yield _checked(_read_cut(h, cut, index))
+            index += cut.n
+    else:
+        index = 0
+        with ThreadPoolExecutor(workers, thread_name_prefix="pacs008-run") as pool:
+            pending: deque[Future[_Run | None]] = deque()
+            try:
+                for cut in itertools.chain((first, second), cuts):
+                    pending.append(pool.submit(_read_cut, h, cut, index))
+                    index += cut.n
+                    while len(pending) > 2 * workers or (pending and pending[0].done()):
+                        yield _checked(pending.popleft().result())
+                while pending:
+                    yield _checked(pending.popleft().result())
+            finally:
+                for future in pending:
+                    future.cancel()
     if _TX_BYTES in trailer[0]:
         raise _Unsupported("a transaction in the trailer")
     checker = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
@@ -625,6 +685,12 @@ def _fast_stream(fh: BinaryIO) -> Iterator[_Run]:
         checker.close()
     except etree.LxmlError as exc:
         raise _Unsupported(str(exc)) from exc
+
+
+def _checked(run: _Run | None) -> _Run:
+    if run is None:
+        raise _Unsupported("not a plain run of transactions")
+    return run
 
 
 # --- slow path: iterparse ---------------------------------------------------------

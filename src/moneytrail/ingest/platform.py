@@ -252,6 +252,11 @@ def _referral(
     return out
 
 
+# What JSON counts as white space (RFC 8259): str.strip() would also drop control
+# characters such as U+001C, and a line of those is junk to quarantine, not a blank line.
+_JSON_WHITESPACE = " \t\r\n"
+
+
 def read_platform_jsonl(
     path: str | os.PathLike[str],
     *,
@@ -276,8 +281,8 @@ def read_platform_jsonl(
             if n == 1 and data.startswith(b"\xef\xbb\xbf"):
                 data = data[3:]
             raw = data.decode("utf-8", errors="replace").rstrip("\r\n")
-            if not raw.strip():
-                continue
+            if not raw.strip(_JSON_WHITESPACE):
+                continue  # a blank line; any other character makes it a record (or junk to quarantine)
             location = f"line {n}"
             try:
                 text = data.decode("utf-8")

@@ -25,7 +25,7 @@ new record joins at most one existing subject and never merges two.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +57,33 @@ class ClusterResult:
     account_rejections: int = 0
 
 
-def _components(n: int, strong_l: list[int], strong_r: list[int]) -> np.ndarray:
+@dataclass(frozen=True)
+class ScoredLinks:
+    """Scored profile pairs as three aligned arrays: what :func:`cluster` reads,
+    without a Python tuple per pair (hundreds of thousands per pass at scale)."""
+
+    pid_l: np.ndarray
+    pid_r: np.ndarray
+    weight: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.pid_l)
+
+
+def _as_arrays(
+    scored: ScoredLinks | Sequence[tuple[int, int, float]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if isinstance(scored, ScoredLinks):
+        return (
+            np.asarray(scored.pid_l, dtype=np.int64),
+            np.asarray(scored.pid_r, dtype=np.int64),
+            np.asarray(scored.weight, dtype=np.float64),
+        )
+    sc = np.asarray(scored, dtype=np.float64).reshape(-1, 3)
+    return sc[:, 0].astype(np.int64), sc[:, 1].astype(np.int64), sc[:, 2]
+
+
+def _components(n: int, strong_l: Sequence[int], strong_r: Sequence[int]) -> np.ndarray:
     """Group root (smallest record number) of every record after the strong links,
     by connected components (scipy) instead of a Python union-find loop."""
     from scipy.sparse import coo_matrix
@@ -73,7 +99,7 @@ def _components(n: int, strong_l: list[int], strong_r: list[int]) -> np.ndarray:
     return first[labels]
 
 
-def _strong_merged(n: int, strong_l: list[int], strong_r: list[int]) -> list[int]:
+def _strong_merged(n: int, strong_l: Sequence[int], strong_r: Sequence[int]) -> list[int]:
     """The strong edges that united two groups, as the sequential union-find over
     the edges in their order would find them: Kruskal's spanning forest with the
     edge's position as its weight (scipy's minimum spanning tree)."""
@@ -89,117 +115,98 @@ def _strong_merged(n: int, strong_l: list[int], strong_r: list[int]) -> list[int
     idx = np.nonzero(keep)[0]
     _, first = np.unique(lo[idx] * n + hi[idx], return_index=True)
     idx = idx[first]  # first edge of each record pair
-    graph = coo_matrix(
-        ((idx + 1).astype(np.float64), (lo[idx], hi[idx])), shape=(n, n)
-    ).tocsr()
+    graph = coo_matrix(((idx + 1).astype(np.float64), (lo[idx], hi[idx])), shape=(n, n)).tocsr()
     tree = minimum_spanning_tree(graph).tocoo()
     return sorted((tree.data.astype(np.int64) - 1).tolist())
 
 
-def cluster(
-    n_records: int,
-    record_pid: list[int],
-    strong_l: list[int],
-    strong_r: list[int],
-    scored: list[tuple[int, int, float]],
-    *,
-    chain_large: int,
-    chain_min_records: int,
-    initial: list[int] | None = None,
-    frozen: set[int] | None = None,
-    accounts: tuple[list[int], list[int], list[int]] | None = None,
-    strong_cache: dict[str, Any] | None = None,
-) -> ClusterResult:
-    """Cluster records ``1..n_records``.
+def _roots(parent: np.ndarray) -> np.ndarray:
+    """The root of every node of a union-find forest (``parent[root] == root``), by
+    pointer jumping: what ``find`` gives for each node, in a few array passes."""
+    p = parent
+    while True:
+        pp = p[p]
+        if np.array_equal(pp, p):
+            return p
+        p = pp
 
-    ``record_pid[rid]`` is the profile of a record (0 for none); ``scored`` holds
-    (pid_l, pid_r, match_weight) at or above the threshold (pid_l == pid_r for a
-    profile compared with itself). ``initial[rid]`` pre-unites records (a record
-    number of the same group, e.g. the subject's first record); roots of groups in
-    ``frozen`` are never merged with each other. ``accounts`` is (rid, key, account)
-    as three lists of integers: a record's account of one kind at one provider
-    (``key``); scored links do not merge groups whose accounts of one key differ.
-    ``strong_cache`` (a dict the caller keeps between passes over the same strong
-    links) saves the connected components of the strong links.
-    """
-    n = n_records + 1
+
+def _sequential_strong(
+    n: int,
+    strong_l: Sequence[int],
+    strong_r: Sequence[int],
+    initial: Sequence[int] | None,
+    frozen: set[int] | None,
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Incremental runs: (root, frozen flag per root, merging strong edges) after
+    pre-uniting ``initial`` and the strong links, no two frozen groups merged."""
     uf = UnionFind(n)
-    size = [1] * n
+    parent, find = uf.parent, uf.find
     is_frozen = [False] * n
+    size = [1] * n
     if initial is not None:
         for rid in range(1, n):
             head = initial[rid]
             if head and head != rid:
-                uf.parent[rid] = head
+                parent[rid] = head
         for rid in range(1, n):
-            r = uf.find(rid)
+            r = find(rid)
             if r != rid:
                 size[r] += 1
         for rid in frozen or ():
-            is_frozen[uf.find(rid)] = True
-    find = uf.find
-    parent = uf.parent
-    result = ClusterResult(root=[])
-
-    def union(ra: int, rb: int) -> int:
+            is_frozen[find(rid)] = True
+    merged: list[int] = []
+    for i, (a, b) in enumerate(zip(strong_l, strong_r, strict=True)):
+        ra, rb = find(a), find(b)
+        if ra == rb or (is_frozen[ra] and is_frozen[rb]):
+            continue
         if size[ra] < size[rb]:
             ra, rb = rb, ra
         parent[rb] = ra
         size[ra] += size[rb]
         is_frozen[ra] = is_frozen[ra] or is_frozen[rb]
-        return ra
+        merged.append(i)
+    root0 = _roots(np.asarray(parent, dtype=np.int64))
+    return root0, np.asarray(is_frozen, dtype=bool), merged
 
-    # 1. strong links
-    if initial is None and not frozen and len(strong_l) > 0:
-        cache_key = (n, len(strong_l))
-        if strong_cache is not None and strong_cache.get("key") == cache_key:
-            root0, merged = strong_cache["root0"], strong_cache["merged"]
-        else:
-            root0, merged = _components(n, strong_l, strong_r), _strong_merged(n, strong_l, strong_r)
-            if strong_cache is not None:
-                strong_cache.update(key=cache_key, root0=root0, merged=merged)
-        parent[:] = root0.tolist()
-        size = np.bincount(root0, minlength=n).tolist()
-        result.strong_merged = list(merged)
-        result.merges += len(result.strong_merged)
-    else:
-        for i, (a, b) in enumerate(zip(strong_l, strong_r, strict=True)):
-            ra, rb = find(a), find(b)
-            if ra == rb or (is_frozen[ra] and is_frozen[rb]):
-                continue
-            union(ra, rb)
-            result.strong_merged.append(i)
-            result.merges += 1
-        root0 = np.fromiter((find(i) for i in range(n)), dtype=np.int64, count=n)
 
-    # 2. scored links between (group, profile) nodes ("aps"), numbered in the
-    # order of their first record
+@dataclass
+class _Nodes:
+    """(group, profile) nodes ("aps") after the strong links, numbered in the order of
+    their first record: the same for every pass over the same records and links."""
+
+    count: np.ndarray  # records of each ap
+    rep: np.ndarray  # first record of each ap
+    group: np.ndarray  # strong-link group root of each ap
+    by_pid: np.ndarray  # aps ordered by profile
+    sorted_pid: np.ndarray  # profile of each ap in that order
+
+
+def _nodes(root0: np.ndarray, record_pid: Sequence[int] | np.ndarray, n: int) -> _Nodes | None:
     pid_arr = np.asarray(record_pid, dtype=np.int64)[:n]
     rids = np.nonzero(pid_arr)[0]
     rids = rids[rids > 0]
-    if len(rids) == 0 or not scored:
-        result.root = [find(i) for i in range(n)]
-        return result
+    if len(rids) == 0:
+        return None
     key_grp, key_pid = root0[rids], pid_arr[rids]
     order = np.lexsort((key_pid, key_grp))
     kg, kp = key_grp[order], key_pid[order]
     new = np.ones(len(order), dtype=bool)
     new[1:] = (kg[1:] != kg[:-1]) | (kp[1:] != kp[:-1])
     starts = np.nonzero(new)[0]
-    ap_count_arr = np.diff(np.append(starts, len(order)))
-    ap_rep_arr = np.minimum.reduceat(rids[order], starts)
-    renum = np.argsort(ap_rep_arr, kind="stable")
-    ap_rep_arr, ap_count_arr = ap_rep_arr[renum], ap_count_arr[renum]
-    ap_group_arr, ap_pid_arr = kg[starts][renum], kp[starts][renum]
-    ap_count = ap_count_arr.tolist()
-    ap_rep = ap_rep_arr.tolist()
-    ap_group = ap_group_arr.tolist()
+    count = np.diff(np.append(starts, len(order)))
+    rep = np.minimum.reduceat(rids[order], starts)
+    renum = np.argsort(rep, kind="stable")
+    group, pid = kg[starts][renum], kp[starts][renum]
+    by_pid = np.lexsort((np.arange(len(pid)), pid))
+    return _Nodes(count[renum], rep[renum], group, by_pid, pid[by_pid])
 
-    sc = np.asarray(scored, dtype=np.float64).reshape(-1, 3)
-    s_l, s_r, s_w = sc[:, 0].astype(np.int64), sc[:, 1].astype(np.int64), sc[:, 2]
-    # aps of each pid, as sorted (pid, ap) arrays
-    by_pid = np.lexsort((np.arange(len(ap_pid_arr)), ap_pid_arr))
-    sorted_pid = ap_pid_arr[by_pid]
+
+def _edges(
+    nodes: _Nodes, s_l: np.ndarray, s_r: np.ndarray, s_w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Scored links between aps, strongest first: (ap a, ap b, pid_l, pid_r)."""
+    by_pid, sorted_pid, ap_group = nodes.by_pid, nodes.sorted_pid, nodes.group
 
     def expand(pids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(index into pids, ap) for every ap of every pid."""
@@ -230,8 +237,6 @@ def cluster(
     dl, dr, dw = s_l[~same], s_r[~same], s_w[~same]
     src_l, ap_l = expand(dl)
     src_r, ap_r = expand(dr)
-    # cross product per scored pair
-    cnt_l = np.bincount(src_l, minlength=len(dl))
     cnt_r = np.bincount(src_r, minlength=len(dl))
     start_r = np.cumsum(cnt_r) - cnt_r
     rep_l = cnt_r[src_l]
@@ -240,8 +245,7 @@ def cluster(
     b_idx = start_r[src_l[a_idx]] + offs
     pa_, pb_ = ap_l[a_idx], ap_r[b_idx]
     pair = src_l[a_idx]
-    del cnt_l
-    cross = ap_group_arr[pa_] != ap_group_arr[pb_]
+    cross = ap_group[pa_] != ap_group[pb_]
     e_w.append(dw[pair][cross])
     e_a.append(pa_[cross])
     e_b.append(pb_[cross])
@@ -250,34 +254,167 @@ def cluster(
     ew, ea, eb = np.concatenate(e_w), np.concatenate(e_a), np.concatenate(e_b)
     epl, epr = np.concatenate(e_pl), np.concatenate(e_pr)
     order = np.lexsort((eb, ea, -ew))
-    ea, eb, epl, epr = ea[order], eb[order], epl[order], epr[order]
+    return ea[order], eb[order], epl[order], epr[order]
 
-    # neighbours of every ap (CSR), for the chaining guard's support count
+
+def _csr(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """(order, ptr): positions sorted by key (stable), and where each key's run starts."""
+    order = np.argsort(keys, kind="stable")
+    ptr = np.searchsorted(keys[order], np.arange(n_keys + 1))
+    return order, ptr
+
+
+def cluster(
+    n_records: int,
+    record_pid: Sequence[int] | np.ndarray,
+    strong_l: Sequence[int],
+    strong_r: Sequence[int],
+    scored: ScoredLinks | Sequence[tuple[int, int, float]],
+    *,
+    chain_large: int,
+    chain_min_records: int,
+    initial: Sequence[int] | None = None,
+    frozen: set[int] | None = None,
+    accounts: tuple[Sequence[int], Sequence[int], Sequence[int]] | None = None,
+    strong_cache: dict[str, Any] | None = None,
+) -> ClusterResult:
+    """Cluster records ``1..n_records``.
+
+    ``record_pid[rid]`` is the profile of a record (0 for none); ``scored`` holds
+    (pid_l, pid_r, match_weight) at or above the threshold (pid_l == pid_r for a
+    profile compared with itself), as tuples or as :class:`ScoredLinks`.
+    ``initial[rid]`` pre-unites records (a record number of the same group, e.g.
+    the subject's first record); roots of groups in ``frozen`` are never merged
+    with each other. ``accounts`` is (rid, key, account) as three lists of
+    integers: a record's account of one kind at one provider (``key``); scored
+    links do not merge groups whose accounts of one key differ.
+    ``strong_cache`` (a dict the caller keeps between passes over the same
+    records, profiles, strong links and accounts) saves what only they decide:
+    the strong-link groups and the nodes the scored links join.
+
+    The scored links are walked in a union-find over only the groups they touch
+    (numbered 0..G-1), not over every record: a pass costs what its links cost.
+    """
+    n = n_records + 1
+    result = ClusterResult(root=[])
+    cache: dict[str, Any] = strong_cache if strong_cache is not None else {}
+
+    # 1. strong links
+    frozen_root: np.ndarray | None = None
+    if initial is None and not frozen:
+        cache_key = (
+            n,
+            len(strong_l),
+            len(record_pid),
+            len(accounts[0]) if accounts is not None else -1,
+        )
+        if cache.get("key") != cache_key:
+            cache.clear()
+            if len(strong_l):
+                root0 = _components(n, strong_l, strong_r)
+                merged = _strong_merged(n, strong_l, strong_r)
+            else:
+                root0, merged = np.arange(n, dtype=np.int64), []
+            cache.update(key=cache_key, root0=root0, merged=merged)
+        root0, merged = cache["root0"], cache["merged"]
+    else:
+        cache = {}  # frozen groups: nothing is shared between calls
+        root0, frozen_root, merged = _sequential_strong(n, strong_l, strong_r, initial, frozen)
+    result.strong_merged = list(merged)
+    result.merges += len(merged)
+
+    # 2. scored links between (group, profile) nodes ("aps")
+    if "nodes" not in cache:
+        cache["nodes"] = _nodes(root0, record_pid, n)
+    nodes: _Nodes | None = cache["nodes"]
+    if nodes is None or not len(scored):
+        result.root = root0.tolist()
+        return result
+    ea, eb, epl, epr = _edges(nodes, *_as_arrays(scored))
+    if len(ea) == 0:
+        result.root = root0.tolist()
+        return result
+
+    # the groups the links touch, numbered 0..G-1 in the order of their root record
+    # (so comparing numbers compares roots, as the record-level union-find did)
+    ap_group_full = nodes.group
+    groups = np.unique(np.concatenate([ap_group_full[ea], ap_group_full[eb]]))
+    n_groups = len(groups)
+    touched_aps = np.unique(np.concatenate([ea, eb]))
+    # group number of every strong-link root (-1: untouched)
+    cg_of_root = np.full(n, -1, dtype=np.int64)
+    cg_of_root[groups] = np.arange(n_groups, dtype=np.int64)
+    ap_cg = cg_of_root[ap_group_full]
+    parent = list(range(n_groups))
+    size = np.bincount(root0, minlength=n)[groups].tolist()
+    is_frozen = frozen_root[groups].tolist() if frozen_root is not None else [False] * n_groups
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    # neighbours of every touched ap (CSR), for the chaining guard's support count
     both = np.concatenate([ea, eb])
     other = np.concatenate([eb, ea])
-    nb_order = np.argsort(both, kind="stable")
-    nb_ptr = np.searchsorted(both[nb_order], np.arange(len(ap_count) + 1))
+    nb_order, nb_ptr = _csr(both, len(ap_group_full))
     nb_list = other[nb_order].tolist()
     nb_ptr_l = nb_ptr.tolist()
-    members: dict[int, list[int]] = defaultdict(list)
-    for idx, g in enumerate(ap_group):
-        members[g].append(idx)
+    ap_cg_l = ap_cg.tolist()
+    ap_count = nodes.count.tolist()
+    # touched aps of each group: a CSR, copied into a list when the group first merges
+    mem_order, mem_ptr = _csr(ap_cg[touched_aps], n_groups)
+    mem_aps = touched_aps[mem_order].tolist()
+    mem_ptr_l = mem_ptr.tolist()
+    members: dict[int, list[int]] = {}
+    n_members = np.diff(mem_ptr).tolist()
 
-    refused: dict[tuple[int, int], tuple[int, int]] = {}
-    # group root -> {account key: set of accounts}, for the account guard
+    def members_of(g: int) -> list[int]:
+        got = members.get(g)
+        if got is None:
+            got = mem_aps[mem_ptr_l[g] : mem_ptr_l[g + 1]]
+        return got
+
+    # accounts of each touched group (CSR of distinct (group, key, account)), read
+    # into {key: {accounts}} when the guard first asks
+    acc_ptr_l = [0] * (n_groups + 1)
+    acc_key: list[int] = []
+    acc_val: list[int] = []
+    if accounts is not None and len(accounts[0]):
+        if "accounts" not in cache:
+            acc = np.asarray(accounts, dtype=np.int64).reshape(3, -1)
+            cache["accounts"] = (root0[acc[0]], acc[1], acc[2])
+        acc_root, acc_key_arr, acc_val_arr = cache["accounts"]
+        pos = cg_of_root[acc_root]
+        hit = pos >= 0
+        # distinct (group, key, account) rows in that order (a lexsort: np.unique over
+        # rows sorts a byte view, several times slower at millions of rows)
+        g_, k_, a_ = pos[hit], acc_key_arr[hit], acc_val_arr[hit]
+        order = np.lexsort((a_, k_, g_))
+        g_, k_, a_ = g_[order], k_[order], a_[order]
+        first = np.ones(len(g_), dtype=bool)
+        first[1:] = (g_[1:] != g_[:-1]) | (k_[1:] != k_[:-1]) | (a_[1:] != a_[:-1])
+        g_, k_, a_ = g_[first], k_[first], a_[first]
+        acc_ptr_l = np.searchsorted(g_, np.arange(n_groups + 1)).tolist()
+        acc_key, acc_val = k_.tolist(), a_.tolist()
     held: dict[int, dict[int, set[int]]] = {}
-    if accounts is not None and len(accounts[0]) and len(ea):
-        # only the groups a scored edge touches can be merged: their accounts
-        touched = np.unique(np.concatenate([ap_group_arr[ea], ap_group_arr[eb]]))
-        acc = np.asarray(accounts, dtype=np.int64)
-        acc_root = root0[acc[0]]
-        keep_rows = np.isin(acc_root, touched)
-        rows = np.unique(np.stack([acc_root[keep_rows], acc[1][keep_rows], acc[2][keep_rows]], axis=1), axis=0)
-        for grp, akey, acct in rows.tolist():
-            held.setdefault(grp, {}).setdefault(akey, set()).add(acct)
+
+    def held_of(g: int) -> dict[int, set[int]]:
+        got = held.get(g)
+        if got is None:
+            got = {}
+            for i in range(acc_ptr_l[g], acc_ptr_l[g + 1]):
+                got.setdefault(acc_key[i], set()).add(acc_val[i])
+            held[g] = got
+        return got
 
     def accounts_differ(ra: int, rb: int) -> bool:
-        ha, hb = held.get(ra), held.get(rb)
+        if ra not in held and acc_ptr_l[ra] == acc_ptr_l[ra + 1]:
+            return False  # holds no account
+        if rb not in held and acc_ptr_l[rb] == acc_ptr_l[rb + 1]:
+            return False
+        ha, hb = held_of(ra), held_of(rb)
         if not ha or not hb:
             return False
         if len(ha) > len(hb):
@@ -288,44 +425,74 @@ def cluster(
         """Records of group `small` linking into `other`, and records of `other` reached."""
         linked_small = 0
         reached: set[int] = set()
-        for m in members[small]:
+        for m in members_of(small):
             hit = False
             for nb in nb_list[nb_ptr_l[m] : nb_ptr_l[m + 1]]:
-                if find(ap_group[nb]) == other:
+                if find(ap_cg_l[nb]) == other:
                     hit = True
                     reached.add(nb)
             if hit:
                 linked_small += ap_count[m]
         return linked_small, sum(ap_count[x] for x in reached)
 
-    for a, b, pid_l, pid_r in zip(ea.tolist(), eb.tolist(), epl.tolist(), epr.tolist(), strict=True):
-        ra, rb = find(ap_group[a]), find(ap_group[b])
+    refused: dict[tuple[int, int], tuple[int, int]] = {}
+    ap_rep = nodes.rep
+    ca_l, cb_l = ap_cg[ea].tolist(), ap_cg[eb].tolist()
+    merged_at: list[int] = []
+    for i, (ca, cb) in enumerate(zip(ca_l, cb_l, strict=True)):
+        ra, rb = find(ca), find(cb)
         if ra == rb or (is_frozen[ra] and is_frozen[rb]):
             continue
         if min(size[ra], size[rb]) >= chain_large:
             key = (min(ra, rb), max(ra, rb))
             if refused.get(key) == (size[ra], size[rb]):
                 continue
-            small, big = (ra, rb) if len(members[ra]) <= len(members[rb]) else (rb, ra)
+            small, big = (ra, rb) if n_members[ra] <= n_members[rb] else (rb, ra)
             s_small, s_big = support(small, big)
             if s_small < chain_min_records or s_big < chain_min_records:
                 refused[key] = (size[ra], size[rb])
                 result.chain_rejections += 1
                 continue
-        if held and accounts_differ(ra, rb):
+        if accounts_differ(ra, rb):
             result.account_rejections += 1
             continue
-        keep = union(ra, rb)
-        gone = rb if keep == ra else ra
-        members[keep].extend(members.pop(gone, []))
-        if gone in held:
-            mine = held.setdefault(keep, {})
-            for k, v in held.pop(gone).items():
+        # union by size (ties keep the first group), as the record-level union-find
+        keep, gone = (rb, ra) if size[ra] < size[rb] else (ra, rb)
+        parent[gone] = keep
+        size[keep] += size[gone]
+        is_frozen[keep] = is_frozen[keep] or is_frozen[gone]
+        mk = members.get(keep)
+        if mk is None:
+            mk = members[keep] = mem_aps[mem_ptr_l[keep] : mem_ptr_l[keep + 1]]
+        mg = members.pop(gone, None)
+        mk.extend(mg if mg is not None else mem_aps[mem_ptr_l[gone] : mem_ptr_l[gone + 1]])
+        n_members[keep] += n_members[gone]
+        if acc_ptr_l[gone + 1] > acc_ptr_l[gone] or gone in held:
+            mine = held_of(keep)
+            for k, v in held_of(gone).items():
                 mine.setdefault(k, set()).update(v)
-        result.scored_merged.append((ap_rep[a], ap_rep[b], pid_l, pid_r))
-        result.merges += 1
+            held.pop(gone, None)
+        merged_at.append(i)
 
-    result.root = [find(i) for i in range(n)]
+    # 3. every record's root: its strong-link group's, moved where the links united it
+    root = root0.copy()
+    if merged_at:
+        final = groups[_roots(np.asarray(parent, dtype=np.int64))]
+        pos = cg_of_root[root0]
+        hit = pos >= 0
+        root[hit] = final[pos[hit]]
+        at = np.asarray(merged_at, dtype=np.int64)
+        result.scored_merged = list(
+            zip(
+                ap_rep[ea[at]].tolist(),
+                ap_rep[eb[at]].tolist(),
+                epl[at].tolist(),
+                epr[at].tolist(),
+                strict=True,
+            )
+        )
+        result.merges += len(merged_at)
+    result.root = root.tolist()
     return result
 
 

@@ -39,6 +39,11 @@ class ResolveSettings:
     """A provider knows a customer once: scored links do not merge two subjects holding
     different accounts of one kind at one provider, and a pair just below the threshold
     whose subjects clash nowhere gets the account evidence (a fourth pass)."""
+    only_candidates: bool = True
+    """After clustering, join subjects that are each other's only possible match: a
+    compatible name and country, and no account, phone, email or date of birth that
+    clashes within the set (see :func:`moneytrail.resolve.accounts.only_candidate_links`).
+    Needs ``accounts``."""
     seed: int = 42
     link_floor: float = 0.5
     """Scored pairs below this probability are not kept in resolve_links."""

@@ -87,14 +87,28 @@ def build_records(con: duckdb.DuckDBPyConnection, *, incremental: bool = False) 
     cols = ", ".join(c for c in T.RESOLVE_RECORDS.names if c not in ("rid", "pid"))
     con.execute(
         f"""
-        INSERT INTO resolve_records
-        SELECT {start} + row_number() OVER (ORDER BY provider, record_id, party) AS rid,
-               {cols}, NULL AS pid
-        FROM ({source_sql()}) src
+        CREATE OR REPLACE TEMP TABLE _resolve_source AS
+        SELECT {cols} FROM ({source_sql()}) src
         WHERE NOT EXISTS (SELECT 1 FROM resolve_records r WHERE r.provider = src.provider
                           AND r.record_id = src.record_id AND r.party = src.party)
         """
     )
+    # the numbering sorts the keys alone, then joins them back: a window sorting the
+    # whole rows cost half as much again (a record's key is unique)
+    con.execute(
+        f"""
+        INSERT INTO resolve_records
+        WITH num AS (
+          SELECT provider, record_id, party,
+                 {start} + row_number() OVER (ORDER BY provider, record_id, party) AS rid
+          FROM _resolve_source
+        )
+        SELECT num.rid, {", ".join("s." + c for c in cols.split(", "))}, NULL AS pid
+        FROM _resolve_source s JOIN num USING (provider, record_id, party)
+        ORDER BY num.rid
+        """
+    )
+    con.execute("DROP TABLE IF EXISTS _resolve_source")
     end = con.execute("SELECT coalesce(max(rid), 0) FROM resolve_records").fetchall()[0]
     return (int(end[0]) if end else 0) - start
 

@@ -9,12 +9,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from moneytrail.resolve import tables as T
-from moneytrail.resolve.accounts import account_keys, adjust_accounts
+from moneytrail.resolve.accounts import account_keys, adjust_accounts, only_candidate_links
 from moneytrail.resolve.blocking import build_pairs
-from moneytrail.resolve.clustering import ClusterResult, cluster, unite_after
+from moneytrail.resolve.clustering import ClusterResult, ScoredLinks, cluster, unite_after
 from moneytrail.resolve.config import ResolveReport, ResolveSettings
 from moneytrail.resolve.counterparty import adjust as adjust_counterparty
 from moneytrail.resolve.counterparty import counterparty_sets
@@ -133,14 +134,18 @@ def _score(
     return scored, pairs.num_rows
 
 
-def _scored_above(con: duckdb.DuckDBPyConnection, threshold: float) -> list[tuple[int, int, float]]:
+def _scored_above(con: duckdb.DuckDBPyConnection, threshold: float) -> ScoredLinks:
+    """The scored pairs at or above the threshold, as arrays (no Python tuple per pair)."""
     if not table_exists(con, "_resolve_scored"):
-        return []
+        empty = np.zeros(0, dtype=np.int64)
+        return ScoredLinks(empty, empty, np.zeros(0, dtype=np.float64))
     rows = con.execute(
         f"SELECT pid_l, pid_r, match_weight FROM _resolve_scored WHERE match_probability >= {float(threshold)}"
     ).fetchnumpy()
-    return list(
-        zip(rows["pid_l"].tolist(), rows["pid_r"].tolist(), rows["match_weight"].tolist(), strict=True)
+    return ScoredLinks(
+        np.asarray(rows["pid_l"], dtype=np.int64),
+        np.asarray(rows["pid_r"], dtype=np.int64),
+        np.asarray(rows["match_weight"], dtype=np.float64),
     )
 
 
@@ -217,20 +222,19 @@ def _write_subjects(
     con: duckdb.DuckDBPyConnection, root: list[int], *, append: bool, new_from_rid: int = 0
 ) -> int:
     """Write subject_records from the group root of every record."""
-    rids = pa.array(range(len(root)), pa.int64())
-    groups = pa.table({"rid": rids, "grp": pa.array(root, pa.int64())}).slice(1)
+    rids = pa.array(np.arange(len(root), dtype=np.int64))
+    groups = pa.table({"rid": rids, "grp": pa.array(np.asarray(root, dtype=np.int64))}).slice(1)
     con.register("_resolve_groups_arrow", groups)
     con.execute(T.SUBJECT_RECORDS.ddl())
     if not append:
         con.execute("DELETE FROM subject_records")
+        # a full run numbers records in (provider, record_id, party) order (build_records),
+        # so a subject's first record key is its smallest rid, and sorting by (subject,
+        # rid) sorts by (subject, provider, record_id, party): integers, not strings
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE _resolve_subject_ids AS
-            WITH g AS (
-              SELECT g.grp, min((r.provider, r.record_id, r.party)) AS first_key
-              FROM _resolve_groups_arrow g JOIN resolve_records r USING (rid) GROUP BY g.grp
-            )
-            SELECT grp, row_number() OVER (ORDER BY first_key) AS n FROM g
+            SELECT grp, row_number() OVER (ORDER BY min(rid)) AS n FROM _resolve_groups_arrow GROUP BY grp
             """
         )
         width = max(6, len(str(count_of(con, "SELECT count(*) FROM _resolve_subject_ids"))))
@@ -240,7 +244,7 @@ def _write_subjects(
             SELECT 'S' || lpad(s.n::VARCHAR, {width}, '0'), r.provider, r.record_id, r.party
             FROM _resolve_groups_arrow g JOIN resolve_records r USING (rid)
             JOIN _resolve_subject_ids s USING (grp)
-            ORDER BY 1, 2, 3, 4
+            ORDER BY s.n, g.rid
             """
         )
     else:
@@ -288,11 +292,11 @@ def _strong_arrays(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return {k: cols[k].tolist() for k in ("rid_l", "rid_r", "kind", "value")}
 
 
-def _record_pids(con: duckdb.DuckDBPyConnection, n: int) -> list[int]:
-    out = [0] * (n + 1)
+def _record_pids(con: duckdb.DuckDBPyConnection, n: int) -> np.ndarray:
+    """The profile of every record number (0 for none), as one array."""
+    out = np.zeros(n + 1, dtype=np.int64)
     cols = con.execute("SELECT rid, pid FROM resolve_records WHERE pid IS NOT NULL").fetchnumpy()
-    for rid, pid in zip(cols["rid"].tolist(), cols["pid"].tolist(), strict=True):
-        out[rid] = pid
+    out[np.asarray(cols["rid"], dtype=np.int64)] = np.asarray(cols["pid"], dtype=np.int64)
     return out
 
 
@@ -359,6 +363,8 @@ def resolve(con: duckdb.DuckDBPyConnection, settings: ResolveSettings | None = N
             if settings.accounts and adjust_accounts(con, res.root, settings.threshold):
                 res = run_cluster()
         merchant_links = merchant_name_links(con, res.root)
+        if settings.accounts and settings.only_candidates and table_exists(con, "_resolve_scored"):
+            merchant_links += only_candidate_links(con, res.root)
         if merchant_links:
             first = len(strong["rid_l"])
             for rid_m, rid_p, kind, value in merchant_links:

@@ -1,0 +1,214 @@
+"""The pipelined pacs.008 ingest: a parser thread ahead of DuckDB, chunks loaded one after another.
+
+The store must be the one of loading the batch whole (duplicates across chunk
+boundaries, ids repeated across files, bad records), an error in the parser
+thread must surface as a UserError with nothing of the batch stored, and the
+reader's worker threads must give the rows of a single thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import pyarrow as pa
+import pytest
+
+from moneytrail.errors import UserError
+from moneytrail.ingest import ingest_bundle
+from moneytrail.ingest.pacs008 import _fast_stream, read_pacs008
+from moneytrail.ingest.pipeline import ahead
+from moneytrail.ingest.stage import Rejected
+from moneytrail.store import Warehouse
+from tests.ingest.test_bundle_and_idempotency import assert_killed_rerun_matches, snapshot
+from tests.ingest.test_pacs008 import doc, tx
+
+
+def _uetr(i: int) -> str:
+    return f"00000000-0000-4000-8000-{i:012d}"
+
+
+def _pacs_bundle(root: Path) -> Path:
+    """Two pacs.008 files of one bank: ids repeated inside a file (far apart, so
+    across chunks), an id of the first file again in the second, bad records."""
+    bank = root / "bank"
+    bank.mkdir(parents=True)
+    first = [tx(uetr=_uetr(i), amount=f"{10 + i}.00") for i in range(40)]
+    first[25] = tx(uetr=_uetr(3), amount="99.00")  # repeat of #3, many rows later
+    first[30] = tx(uetr=_uetr(30), amount="x")  # bad amount
+    first[31] = tx(uetr=_uetr(31), ccy="ZZZ")  # unknown currency
+    first[33] = tx(uetr=_uetr(30), amount="7.00")  # the bad #30's id again: this one is valid
+    second = [tx(uetr=_uetr(100 + i)) for i in range(15)]
+    second[5] = tx(uetr=_uetr(7))  # an id of the first file: already in store
+    second[9] = tx(uetr=_uetr(101))  # repeat inside the second file
+    (bank / "a.xml").write_text(doc(*first))
+    (bank / "b.xml").write_text(doc(*second, version="09", envelope=True))
+    return root
+
+
+@pytest.fixture
+def pacs_bundle(tmp_path: Path) -> Path:
+    return _pacs_bundle(tmp_path / "bundle")
+
+
+def _ingest(store: Path, bundle: Path) -> list[tuple[str, int, int, int]]:
+    with Warehouse(store) as wh:
+        report = ingest_bundle(wh, bundle)
+    return [(f.source.rel, f.loaded, f.quarantined, f.already_present) for f in report.files]
+
+
+def test_chunks_give_the_store_of_one_chunk(
+    tmp_path: Path, pacs_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import moneytrail.ingest as ingest
+
+    whole = _ingest(tmp_path / "whole.duckdb", pacs_bundle)
+    monkeypatch.setattr(ingest, "PACS_READ_ROWS", 3)  # the reader's batches
+    monkeypatch.setattr(ingest, "PACS_CHUNK_ROWS", 4)  # so chunks of 6 rows: boundaries everywhere
+    monkeypatch.setattr(ingest, "PACS_QUEUE", 1)
+    chunked = _ingest(tmp_path / "chunked.duckdb", pacs_bundle)
+    assert chunked == whole
+    assert whole == [("bank/a.xml", 37, 3, 0), ("bank/b.xml", 13, 1, 1)]
+    a, b = snapshot(tmp_path / "whole.duckdb"), snapshot(tmp_path / "chunked.duckdb")
+    assert a == b
+    reasons = sorted(q[3].split(":")[0] for q in a["quarantine"])
+    assert reasons == [
+        "bad amount",
+        "duplicate record id in file",
+        "duplicate record id in file",
+        "unknown currency",
+    ]
+
+
+def test_same_pacs_bundle_twice_adds_nothing(tmp_path: Path, pacs_bundle: Path) -> None:
+    store = tmp_path / "s.duckdb"
+    _ingest(store, pacs_bundle)
+    before = snapshot(store)
+    # the same transactions in a new file (another hash): all already in store
+    (pacs_bundle / "bank" / "c.xml").write_bytes(
+        (pacs_bundle / "bank" / "a.xml").read_bytes() + b"\n"
+    )
+    again = _ingest(store, pacs_bundle)
+    assert again[-1] == ("bank/c.xml", 0, 3, 37)
+    after = snapshot(store)
+    assert after["transactions"] == before["transactions"] and after["parties"] == before["parties"]
+
+
+def test_an_error_in_the_parser_thread_is_a_user_error_and_stores_nothing(
+    tmp_path: Path, pacs_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moneytrail.ingest import pacs008
+
+    real = pacs008.read_pacs008
+
+    def failing(
+        path: Path, *args: object, **kwargs: object
+    ) -> Iterator[tuple[pa.RecordBatch, list[Rejected]]]:
+        it = cast(Generator[tuple[pa.RecordBatch, list[Rejected]], None, None], real(path, 5))
+        try:
+            yield next(it)  # some rows reach the store's transaction first
+        finally:
+            it.close()  # as the reader unwinds when its read fails
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(pacs008, "read_pacs008", failing)
+    store = tmp_path / "s.duckdb"
+    with pytest.raises(
+        UserError,
+        match=r"bank/a.xml: cannot read the file \(Input/output error\).*run the ingest again",
+    ):
+        _ingest(store, pacs_bundle)
+    with Warehouse(store) as wh:
+        assert wh.count("transactions") == wh.count("parties") == wh.count("ingested_files") == 0
+        assert wh.count("quarantine") == 0
+    assert not [
+        t for t in threading.enumerate() if t.name.startswith(("pacs008-parser", "pacs008-run"))
+    ]
+    monkeypatch.setattr(pacs008, "read_pacs008", real)
+    _ingest(store, pacs_bundle)
+    _ingest(tmp_path / "clean.duckdb", pacs_bundle)
+    assert snapshot(store) == snapshot(tmp_path / "clean.duckdb")
+
+
+def test_ahead_keeps_order_raises_after_the_items_and_stops_its_thread() -> None:
+    def items() -> Iterator[int]:
+        yield from range(50)
+        raise ValueError("boom")
+
+    got: list[int] = []
+    with pytest.raises(ValueError, match="boom"):
+        for x in ahead(items(), maxsize=2, name="t-ahead"):
+            got.append(x)
+    assert got == list(range(50))
+
+    it = ahead(iter(range(10**9)), maxsize=2, name="t-ahead-stop")
+    assert [next(it) for _ in range(3)] == [0, 1, 2]
+    it.close()  # the consumer stops early: the producer must not run on
+    assert not [t for t in threading.enumerate() if t.name == "t-ahead-stop"]
+
+
+def test_worker_threads_give_the_rows_of_one_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moneytrail.ingest import pacs008
+
+    monkeypatch.setattr(pacs008, "_RUN", 7)
+    txs = [tx(uetr=_uetr(i), amount=f"{i}.00") for i in range(200)]
+    txs[150] = "<Note/>" + txs[150]  # another element among the transactions: the fast path stops
+    path = tmp_path / "f.xml"
+    path.write_text(doc(*txs))
+
+    def rows(workers: int) -> list[dict[str, str | None]]:
+        out: list[dict[str, str | None]] = []
+        with open(path, "rb") as fh:
+            try:
+                for batch, _ in _fast_stream(fh, workers):
+                    out += batch.to_pylist()
+            except pacs008._Unsupported:
+                pass
+        return out
+
+    one, four = rows(1), rows(4)
+    assert one == four and 0 < len(one) < 200 and len(one) % 7 == 0
+    everything = [r for batch, _ in read_pacs008(path) for r in batch.to_pylist()]
+    assert [r["record_id"] for r in everything] == [_uetr(i) for i in range(200)]
+
+
+@pytest.mark.slow
+def test_killed_pacs_ingest_rerun_matches_uninterrupted_run(tmp_path: Path) -> None:
+    """Two banks, one file each of more than one chunk: a kill lands in the middle of a chunked, pipelined load."""
+    for bank in ("bank1", "bank2"):
+        txs = [
+            tx(uetr=f"{bank}-{i}", amount=f"{10 + i % 190}.00" if i % 997 else "oops")
+            for i in range(105_000)
+        ]
+        (tmp_path / "bundle" / bank).mkdir(parents=True)
+        (tmp_path / "bundle" / bank / "week.xml").write_text(doc(*txs))
+    assert_killed_rerun_matches(tmp_path / "bundle", tmp_path, files=2)
+
+
+@pytest.mark.parametrize(("limit", "during"), [("2GB", "381.4 MiB"), ("100MB", "95.3 MiB")])
+def test_duckdb_memory_is_lowered_while_pacs_loads_then_restored(
+    tmp_path: Path, pacs_bundle: Path, monkeypatch: pytest.MonkeyPatch, limit: str, during: str
+) -> None:
+    """The budget keeps DuckDB's pending appends from growing with the file; it never raises a lower limit."""
+    import moneytrail.ingest as ingest
+
+    seen: list[str] = []
+    real = ingest._load_pacs_chunk
+
+    def spy(con: Any, *args: Any, **kwargs: Any) -> None:
+        seen.append(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+        return real(con, *args, **kwargs)
+
+    monkeypatch.setattr(ingest, "_load_pacs_chunk", spy)
+    with Warehouse(tmp_path / "s.duckdb", memory_limit=limit) as wh:
+        before = wh.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        ingest_bundle(wh, pacs_bundle)
+        (pacs_bundle / "bank" / "c.xml").write_text(doc(tx(uetr="again")))
+        ingest_bundle(wh, pacs_bundle)  # a second batch: the limit does not drift
+        after = wh.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    assert len(seen) == 2 and set(seen) == {during}
+    assert after == before

@@ -1,0 +1,213 @@
+"""Subjects that are each other's only possible match join (issue 5, B-cubed over all occurrences).
+
+An ordinary customer is a card at one bank, a wallet at another and a bank account,
+written three ways with nothing in common but a compatible name and a country; before
+this rule she stayed three subjects. A set of such candidates joins when nobody else
+could be any of them: no two clash (accounts of one kind at one provider, phones,
+emails, dates of birth), every two names are compatible, and the set is small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from moneytrail.resolve import ResolveSettings, explain_link, resolve
+from moneytrail.resolve.accounts import ONLY_CANDIDATE_MAX_SUBJECTS, _accept_components
+from moneytrail.resolve.names import names_compatible
+from moneytrail.resolve.sample import generate
+from moneytrail.store import Warehouse
+
+from .helpers import add_party, subject_of
+
+# --- the component rule on hand-made subjects ----------------------------------------------
+
+
+def _subject(
+    names: list[str], phones: tuple[str, ...] = (), dobs: tuple[date, ...] = ()
+) -> tuple[list[str], set[object], set[object], set[object]]:
+    return (names, set(phones), set(), set(dobs))
+
+
+def _accept(
+    edges: list[tuple[int, int, int, int, str]],
+    info: dict[int, tuple[list[str], set[object], set[object], set[object]]],
+    accounts: dict[int, dict[str, set[str]]] | None = None,
+) -> list[tuple[int, int, str, str]]:
+    return _accept_components(edges, info, accounts or {}, names_compatible)
+
+
+def test_three_fragments_with_nothing_clashing_join() -> None:
+    info = {
+        1: _subject(["c deborah wilson"], dobs=(date(1971, 6, 1),)),
+        2: _subject(["claire deborah wilson"]),
+        3: _subject(["deborah wilson"]),
+    }
+    accounts = {
+        1: {"bank1|card": {"tok_1"}},
+        2: {"wallet|wallet": {"w-1"}},
+        3: {"bank2|account": {"a-1"}},
+    }
+    edges = [(1, 2, 10, 20, "AU"), (1, 3, 10, 30, "AU"), (2, 3, 20, 30, "AU")]
+    links = _accept(edges, info, accounts)
+    assert {(a, b) for a, b, _, _ in links} == {(10, 20), (10, 30), (20, 30)}
+    assert (
+        links[0][2] == "only_candidate"
+        and links[0][3] == "AU:c deborah wilson ~ claire deborah wilson"
+    )
+
+
+def test_a_fragment_two_cardholders_could_be_joins_neither() -> None:
+    # two cards at one bank (two people "gary bennett") and a wallet "gary bennett"
+    info = {
+        1: _subject(["bennett gary"]),
+        2: _subject(["bennett gary"]),
+        3: _subject(["bennett gary"]),
+    }
+    accounts = {
+        1: {"bank|card": {"tok_1"}},
+        2: {"bank|card": {"tok_2"}},
+        3: {"wallet|wallet": {"w"}},
+    }
+    edges = [(1, 2, 10, 20, "GB"), (1, 3, 10, 30, "GB"), (2, 3, 20, 30, "GB")]
+    assert _accept(edges, info, accounts) == []
+    # likewise two phones
+    info = {
+        1: _subject(["bennett gary"], phones=("+1",)),
+        2: _subject(["bennett gary"], phones=("+2",)),
+        3: _subject(["bennett gary"]),
+    }
+    assert _accept(edges, info) == []
+    # with one cardholder only, the wallet is hers
+    assert len(_accept([(1, 3, 10, 30, "GB")], info, accounts)) == 1
+
+
+def test_names_must_be_compatible_two_by_two() -> None:
+    # "j smith" could be "john smith" or "jane smith", who are not one person
+    info = {1: _subject(["john smith"]), 2: _subject(["j smith"]), 3: _subject(["jane smith"])}
+    assert _accept([(1, 2, 10, 20, "US"), (2, 3, 20, 30, "US")], info) == []
+
+
+def test_a_crowd_of_candidates_joins_nobody() -> None:
+    n = ONLY_CANDIDATE_MAX_SUBJECTS + 1
+    info = {i: _subject(["maria santos"]) for i in range(1, n + 1)}
+    edges = [(i, i + 1, i * 10, (i + 1) * 10, "PH") for i in range(1, n)]
+    assert _accept(edges, info) == []
+    assert len(_accept(edges[: n - 2], info)) == n - 2  # one fewer subject: a chain of one person
+
+
+# --- end to end ----------------------------------------------------------------------------
+
+
+def _add_people(con: duckdb.DuckDBPyConnection) -> None:
+    # one woman: cards written "C Deborah Wilson" with a date of birth, a wallet payee
+    # "Claire Deborah Wilson" with an email, a bank creditor "Deborah Wilson" with an address
+    for i in range(3):
+        add_party(
+            con,
+            "CardQ",
+            f"K-dw{i}",
+            "cardholder",
+            name="C Deborah Wilson",
+            dob=date(1971, 6, 1),
+            country="AU",
+            account="tok_dw",
+            account_kind="card",
+        )
+        add_party(
+            con,
+            "WalletQ",
+            f"V-dw{i}",
+            "payee",
+            name="Claire Deborah Wilson",
+            email="wilson.deborah32@mail.example.com",
+            country="AU",
+            account="w-dw",
+            account_kind="wallet",
+        )
+    add_party(
+        con,
+        "BankQ",
+        "B-dw0",
+        "creditor",
+        name="Deborah Wilson",
+        address="535 Main St",
+        city="Adelaide",
+        country="AU",
+        account="6284842397",
+        account_kind="account",
+    )
+    # two men "Gary Bennett" with a card each at one bank, and a wallet payer of that name
+    for i in range(3):
+        add_party(
+            con,
+            "CardQ",
+            f"K-gb1-{i}",
+            "cardholder",
+            name="BENNETT Gary",
+            dob=date(1966, 2, 3),
+            country="GB",
+            account="tok_gb1",
+            account_kind="card",
+        )
+        add_party(
+            con,
+            "CardQ",
+            f"K-gb2-{i}",
+            "cardholder",
+            name="Gary Bennett",
+            dob=date(1980, 9, 9),
+            country="GB",
+            account="tok_gb2",
+            account_kind="card",
+        )
+        add_party(
+            con,
+            "WalletQ",
+            f"V-gb{i}",
+            "payer",
+            name="Gary Bennett",
+            country="GB",
+            account="w-gb",
+            account_kind="wallet",
+        )
+
+
+@pytest.fixture(scope="module")
+def worlds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    paths = []
+    for on in (True, False):
+        path = tmp_path_factory.mktemp("oc") / "w.duckdb"
+        with Warehouse(path) as wh:
+            generate(wh.con, transactions=2500, seed=21)
+            _add_people(wh.con)
+            resolve(wh.con, ResolveSettings(only_candidates=on))
+        paths.append(path)
+    yield paths[0], paths[1]
+
+
+def test_card_wallet_and_bank_fragments_of_one_customer_join(worlds: tuple[Path, Path]) -> None:
+    on, off = worlds
+    keys = ("CardQ:K-dw0:cardholder", "WalletQ:V-dw0:payee", "BankQ:B-dw0:creditor")
+    with Warehouse(on) as wh:
+        assert len({subject_of(wh.con, k) for k in keys}) == 1
+        expl = explain_link(wh.con, keys[0], keys[1])
+        assert expl.same_subject
+        assert any(s.evidence.startswith("only_candidate AU:") for s in expl.chain)
+    with Warehouse(off) as wh:  # the rule is what joins them
+        assert len({subject_of(wh.con, k) for k in keys}) > 1
+
+
+def test_a_wallet_two_cardholders_could_own_stays_apart(worlds: tuple[Path, Path]) -> None:
+    on, _ = worlds
+    with Warehouse(on) as wh:
+        one, two = (
+            subject_of(wh.con, "CardQ:K-gb1-0:cardholder"),
+            subject_of(wh.con, "CardQ:K-gb2-0:cardholder"),
+        )
+        assert one != two
+        assert subject_of(wh.con, "WalletQ:V-gb0:payer") not in (one, two)

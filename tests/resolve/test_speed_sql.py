@@ -1,0 +1,148 @@
+"""The faster SQL of resolution writes exactly what the plain SQL wrote: records
+numbered in key order, shared identifiers and subject ids."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+
+from moneytrail.resolve import resolve
+from moneytrail.resolve.deterministic import find_shared, names_disagree
+from moneytrail.resolve.records import build_records, source_sql
+from moneytrail.resolve.run import _write_subjects
+from moneytrail.resolve.sample import generate
+from moneytrail.store import Warehouse
+
+from .helpers import add_party, add_scenario
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
+    path: Path = tmp_path_factory.mktemp("speed-sql") / "w.duckdb"
+    wh = Warehouse(path)
+    generate(wh.con, transactions=800, seed=5)
+    add_scenario(wh.con)
+    # one phone on three unrelated names, one on two variants of a name
+    for i, name in enumerate(["Ana Cruz", "Ben Lim", "Carla Diaz"]):
+        add_party(
+            wh.con, "BankX", f"sh{i}", "sender", name=name, phone="+639170000001", country="PH"
+        )
+    for i, name in enumerate(["Dario Reyes", "D Reyes"]):
+        add_party(
+            wh.con, "BankX", f"ok{i}", "sender", name=name, phone="+639170000002", country="PH"
+        )
+    resolve(wh.con)
+    yield wh.con
+    wh.close()
+
+
+def test_records_are_numbered_in_key_order(con: duckdb.DuckDBPyConnection) -> None:
+    want = con.execute(
+        f"SELECT row_number() OVER (ORDER BY provider, record_id, party) AS rid, provider, record_id, party "
+        f"FROM ({source_sql()}) ORDER BY rid"
+    ).fetchall()
+    got = con.execute(
+        "SELECT rid, provider, record_id, party FROM resolve_records ORDER BY rid"
+    ).fetchall()
+    assert got == want
+    # and they are stored in that order
+    stored = con.execute("SELECT rid FROM resolve_records").fetchnumpy()["rid"]
+    assert (np.diff(stored) > 0).all()
+
+
+def test_incremental_records_are_numbered_after_the_last(tmp_path: Path) -> None:
+    wh = Warehouse(tmp_path / "w.duckdb")
+    try:
+        add_party(wh.con, "B", "t2", "sender", name="Zed")
+        add_party(wh.con, "B", "t1", "sender", name="Amy")
+        assert build_records(wh.con) == 2
+        add_party(wh.con, "A", "t9", "sender", name="Bo")
+        add_party(wh.con, "A", "t3", "receiver", name="Cy")
+        assert build_records(wh.con, incremental=True) == 2
+        rows = wh.con.execute(
+            "SELECT rid, provider, record_id FROM resolve_records ORDER BY rid"
+        ).fetchall()
+        assert rows == [(1, "B", "t1"), (2, "B", "t2"), (3, "A", "t3"), (4, "A", "t9")]
+    finally:
+        wh.close()
+
+
+def _reference_shared(con: duckdb.DuckDBPyConnection, max_names: int) -> set[tuple[object, ...]]:
+    rows = con.execute(
+        f"""
+        WITH per_name AS (
+          SELECT i.kind, i.value, r.name_sorted, count(DISTINCT i.rid) AS n
+          FROM resolve_identifiers i JOIN resolve_records r USING (rid)
+          WHERE i.kind <> 'merchant' GROUP BY ALL
+        )
+        SELECT kind, value, sum(n), count(name_sorted),
+               list(name_sorted ORDER BY n DESC, name_sorted) FILTER (WHERE name_sorted IS NOT NULL)[1:{max_names + 1}],
+               list(n ORDER BY n DESC, name_sorted) FILTER (WHERE name_sorted IS NOT NULL)[1:{max_names + 1}]
+        FROM per_name GROUP BY kind, value HAVING count(name_sorted) >= 2
+        """
+    ).fetchall()
+    out: set[tuple[object, ...]] = set()
+    for kind, value, n_records, n_names, names, counts in rows:
+        if n_names > max_names:
+            reason = "too_many_names"
+        elif names_disagree(kind, names, counts):
+            reason = "names_disagree"
+        else:
+            continue
+        out.add((kind, value, n_records, n_names, reason, ";".join(names[:5])))
+    return out
+
+
+@pytest.mark.parametrize("max_names", [2, 5])
+def test_shared_identifiers_as_the_plain_query_finds_them(
+    con: duckdb.DuckDBPyConnection, max_names: int
+) -> None:
+    want = _reference_shared(con, max_names)
+    assert find_shared(con, max_names) == len(want)
+    got = set(con.execute("SELECT * FROM shared_identifiers").fetchall())
+    assert got == want
+    assert any(row[1] == "+639170000001" for row in got)
+    assert not any(row[1] == "+639170000002" for row in got)
+    find_shared(con, 5)  # leave the fixture's table as resolve wrote it
+
+
+def test_subject_ids_follow_the_first_record_key(con: duckdb.DuckDBPyConnection) -> None:
+    n = int(con.execute("SELECT max(rid) FROM resolve_records").fetchall()[0][0])
+    rng = random.Random(3)
+    # a random grouping: each record's root is some record of its group
+    root = [0] * (n + 1)
+    for rid in range(1, n + 1):
+        root[rid] = rid if rng.random() < 0.3 else root[rng.randint(1, rid)] or rid
+    saved = con.execute("SELECT * FROM subject_records").fetchall()
+    try:
+        _write_subjects(con, root, append=False)
+        got = con.execute("SELECT * FROM subject_records").fetchall()  # in stored order
+        con.register(
+            "_g",
+            con.sql(
+                "SELECT unnest(?) AS rid, unnest(?) AS grp",
+                params=[list(range(1, n + 1)), root[1:]],
+            ),
+        )
+        want = con.execute(
+            """
+            WITH k AS (
+              SELECT g.grp, min((r.provider, r.record_id, r.party)) AS first_key
+              FROM _g g JOIN resolve_records r USING (rid) GROUP BY g.grp
+            ),
+            s AS (SELECT grp, row_number() OVER (ORDER BY first_key) AS n FROM k)
+            SELECT 'S' || lpad(s.n::VARCHAR, 6, '0'), r.provider, r.record_id, r.party
+            FROM _g g JOIN resolve_records r USING (rid) JOIN s USING (grp)
+            ORDER BY 1, 2, 3, 4
+            """
+        ).fetchall()
+        con.unregister("_g")
+        assert got == want
+    finally:
+        con.execute("DELETE FROM subject_records")
+        con.executemany("INSERT INTO subject_records VALUES (?, ?, ?, ?)", saved)
