@@ -45,11 +45,12 @@ MIN_WORD = 4
 # transactions "santos" alone would make millions of pairs).
 MAX_HOLDERS = 50
 
+# the risky receivers both kinds of tie pair up (a format argument of both queries)
+RISKY_SQL = """SELECT subject_id FROM network_roles
+    WHERE greatest(p_facilitator, p_intermediary) >= {risk!r} OR (flagged = 1 AND role <> 'consumer')"""
+
 CANDIDATES_SQL = """
-WITH r AS (
-    SELECT subject_id FROM network_roles
-    WHERE greatest(p_facilitator, p_intermediary) >= {risk!r} OR (flagged = 1 AND role <> 'consumer')
-), nm AS (
+WITH r AS ({risky}), nm AS (
     SELECT DISTINCT sr.subject_id, p.country, p.name_norm
     FROM subject_records sr JOIN r USING (subject_id)
     JOIN parties p ON p.provider = sr.provider AND p.record_id = sr.record_id AND p.party = sr.party
@@ -78,7 +79,7 @@ def find_name_ties(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     if not table_exists(con, "network_roles"):
         return []
     rows = con.execute(
-        CANDIDATES_SQL.format(risk=NAME_RISK, min_word=MIN_WORD, max_holders=MAX_HOLDERS)
+        CANDIDATES_SQL.format(risky=RISKY_SQL.format(risk=NAME_RISK), min_word=MIN_WORD, max_holders=MAX_HOLDERS)
     ).fetchall()
     return [(a, b) for a, b, na, nb in rows if all(names_compatible(x, y) for x in na for y in nb)]
 
@@ -131,10 +132,7 @@ def kin_tie_vertices(con: duckdb.DuckDBPyConnection, sg: SubjectGraph) -> np.nda
 MAX_KIN = 3
 
 KIN_SQL = """
-WITH r AS (
-    SELECT subject_id FROM network_roles
-    WHERE greatest(p_facilitator, p_intermediary) >= {risk!r} OR (flagged = 1 AND role <> 'consumer')
-), nm AS (
+WITH r AS ({risky}), nm AS (
     SELECT DISTINCT sr.subject_id, p.country, upper(trim(p.city)) AS city, p.name_norm
     FROM subject_records sr JOIN r USING (subject_id)
     JOIN parties p ON p.provider = sr.provider AND p.record_id = sr.record_id AND p.party = sr.party
@@ -157,5 +155,5 @@ def find_kin_ties(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """Pairs of risky receivers that may be one family (needs ``network_roles``; [] without it)."""
     if not table_exists(con, "network_roles"):
         return []
-    sql = KIN_SQL.format(risk=NAME_RISK, min_word=MIN_WORD, max_kin=MAX_KIN)
+    sql = KIN_SQL.format(risky=RISKY_SQL.format(risk=NAME_RISK), min_word=MIN_WORD, max_kin=MAX_KIN)
     return [(a, b) for a, b in con.execute(sql).fetchall()]
