@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -117,18 +115,9 @@ def main() -> None:
         old = old.get("results", []) if isinstance(old, dict) else []
         results = [r for r in old if r.get("occurrences") not in set(args.sizes)] + new
     results.sort(key=lambda r: int(r["occurrences"]))
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "machine": f"{platform.platform()}, {os.cpu_count()} cores",
-                "python": platform.python_version(),
-                "results": results,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    from scale import write_results
+
+    write_results(out, results)
     print(f"written: {out}")
 
 

@@ -125,6 +125,13 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
     return secs, peak
 
 
+def write_results(out: Path, results: list[dict[str, Any]]) -> None:
+    """A bench's results file: the machine, the Python, and the rows measured on them."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"machine": f"{platform.platform()}, {os.cpu_count()} cores", "python": platform.python_version()}
+    out.write_text(json.dumps({**meta, "results": results}, indent=2) + "\n")
+
+
 def ensure_world(work: Path, millions: float, seed: int) -> tuple[Path, int]:
     world = work / f"world-{millions:g}m"
     marker = world / "done.json"
@@ -307,18 +314,7 @@ def main() -> None:
             if (r["engine"], r["transactions"]) not in done
         ] + new
     results.sort(key=lambda r: (r["engine"], r["transactions"]))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "machine": f"{platform.platform()}, {os.cpu_count()} cores",
-                "python": platform.python_version(),
-                "results": results,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    write_results(out, results)
     chart(results, RESULTS / "scale.png")
     print(f"written: {out} and {RESULTS / 'scale.png'}")
 
