@@ -43,6 +43,18 @@ def default_store_path() -> Path:
 WAREHOUSE_MEMORY = "45%"  # of the machine's memory; MONEYTRAIL_MEMORY_LIMIT overrides (e.g. "8GB")
 
 
+def open_failure(path: Path, exc: Exception) -> str:
+    """Why a store did not open, and what to do: a stale write-ahead log needs other advice than a lock."""
+    wal = path.with_name(path.name + ".wal")
+    if "WAL" in str(exc) and wal.exists():
+        return (
+            f"cannot open the store {path}: its write-ahead log {wal} belongs to another file "
+            "(was the store copied or replaced after a process was killed?). Move the .wal "
+            "aside to open the store as last saved, or restore both files together"
+        )
+    return f"cannot open the store {path}: {exc}. Is another moneytrail process using it?"
+
+
 class Warehouse:
     """A DuckDB warehouse with the canonical tables created."""
 
@@ -52,9 +64,7 @@ class Warehouse:
         try:
             self.con = duckdb.connect(str(self.path))
         except duckdb.IOException as exc:
-            raise UserError(
-                f"cannot open the store {self.path}: {exc}. Is another moneytrail process using it?"
-            ) from exc
+            raise UserError(open_failure(self.path, exc)) from exc
         self.con.execute("SET TimeZone = 'UTC'")
         # DuckDB takes 80% of the machine by default, and so would Splink's own DuckDB
         # beside it: a 5-million-transaction run peaked at 20.7 GiB of 24. The warehouse
