@@ -26,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from itertools import combinations
 from pathlib import Path
 
 import duckdb
@@ -52,6 +54,18 @@ def ari(a: list[str], b: list[str]) -> float:
     expected = sum_a * sum_b / total
     maxi = (sum_a + sum_b) / 2
     return 1.0 if maxi == expected else float((sum_ij - expected) / (maxi - expected))
+
+
+def pair_errors(truth: list[str], found: list[str]) -> tuple[Counter[str], int]:
+    """Pairs of one true network placed apart (per network) and pairs of two networks placed together."""
+    apart: Counter[str] = Counter()
+    together = 0
+    for (t1, f1), (t2, f2) in combinations(zip(truth, found, strict=True), 2):
+        if t1 == t2 and f1 != f2:
+            apart[t1] += 1
+        elif t1 != t2 and f1 == f2:
+            together += 1
+    return apart, together
 
 
 def write_before(store: Path, out: Path) -> None:
@@ -191,7 +205,7 @@ def expansion(
     }
 
 
-def communities_ari(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+def communities_ari(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
     """ARI of the communities against the true networks, over each member's main subject.
 
     ``ari`` counts the members the network's money touches: who receives a consumer, lone-payer
@@ -211,8 +225,14 @@ def communities_ari(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
         FROM tpers p JOIN pmap m USING (person_id) LEFT JOIN communities c ON c.subject_id = m.subject_id
         WHERE p.network_id IS NOT NULL""").fetchall()
     act = [r for r in rows if r[3]]
+    apart, together = pair_errors([r[1] for r in act], [r[2] for r in act])
     return {
         "ari": ari([r[1] for r in act], [r[2] for r in act]),
+        # over the `ari` members: pairs of one true network in two communities, and pairs of two
+        # networks in one community, with the networks that lose most pairs apart
+        "pairs_apart": sum(apart.values()),
+        "pairs_together": together,
+        "most_apart": dict(apart.most_common(5)),
         "subjects": len(act),
         "true_networks": len({r[1] for r in act}),
         "communities": len({r[2] for r in act}),

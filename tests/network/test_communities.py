@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import duckdb
 import igraph as ig
 import numpy as np
+import pytest
 
 from moneytrail.network.communities import (
+    _both,
     attach_domestic,
+    canonical,
     join_forwarders,
+    join_lone_by_ties,
+    leiden,
+    pass_throughs,
     receiving_countries,
     split_by_collector,
     split_by_country,
 )
 from moneytrail.network.graph import DOMESTIC_WEIGHT, SubjectGraph, build_edges, load_graph
-from tests.network.world import Builder
+from tests.network.world import COUNTRY, Builder
 
 
 def _graph() -> SubjectGraph:
@@ -200,3 +208,149 @@ def test_join_forwarders_merges_receivers_with_their_controller() -> None:
     # a community that forwards to no one is left alone
     same = join_forwarders(g, list(range(9)), member, np.full(9, -1))
     assert same.tolist() == member.tolist()
+
+
+def _pass_world(monkeypatch: pytest.MonkeyPatch) -> tuple[duckdb.DuckDBPyConnection, SubjectGraph]:
+    """SR1 receives from abroad and hands most of it to K within hours; its e-wallet fragment W1
+    ("ana d cruz" ~ "ana cruz") forwards another receipt; N1, a namesake of no compatible name
+    ("maria cruz"), sends K a similar sum as soon; SR2's later or smaller payments to K are no
+    pass-throughs."""
+    monkeypatch.setitem(COUNTRY, "W1", "PH")
+    monkeypatch.setitem(COUNTRY, "N1", "PH")
+    con = duckdb.connect()
+    b = Builder(con, names={"SR1": "ana cruz", "W1": "ana d cruz", "N1": "maria cruz", "K": "jose reyes"})
+    t = datetime(2025, 3, 1, 2, 0)
+    b.pay("C4", "SR1", 1, 100.0, at=t)
+    b.pay("SR1", "K", 1, 85.0, domestic=True, at=t + timedelta(hours=3))
+    b.pay("C5", "SR1", 1, 60.0, at=t + timedelta(days=10))
+    b.pay("W1", "K", 1, 50.0, domestic=True, at=t + timedelta(days=10, hours=5))
+    b.pay("N1", "K", 1, 50.0, domestic=True, at=t + timedelta(days=10, hours=6))
+    b.pay("C6", "SR2", 1, 100.0, at=t + timedelta(days=20))
+    b.pay("SR2", "K", 1, 90.0, domestic=True, at=t + timedelta(days=22))  # two days later
+    b.pay("SR2", "K", 1, 20.0, domestic=True, at=t + timedelta(days=20, hours=1))  # a fifth
+    build_edges(con)
+    return con, load_graph(con)
+
+
+def test_pass_throughs_own_and_fragment(monkeypatch: pytest.MonkeyPatch) -> None:
+    con, sg = _pass_world(monkeypatch)
+    got = pass_throughs(con, sg, list(range(len(sg.names))))
+    i = sg.index
+    assert sorted(map(tuple, got.tolist())) == [(i["SR1"], i["K"], 2)]
+
+
+def test_join_forwarders_follows_a_pass_through_to_a_non_collector() -> None:
+    # 1 and 2 collect (their payers 4, 5); 0 collects nothing (country -1) but 1 passes a receipt
+    # on to it within hours; 2 pays 0 at home too, as plainly as 1 (one payment each)
+    g = _directed(6, [(4, 1, 2, 0), (5, 2, 2, 0), (1, 0, 1, 1), (2, 0, 1, 1)])
+    member = np.array([0, 1, 2, 3, 1, 2])
+    country = np.array([-1, 0, 0, 0, -1, -1])
+    plain = join_forwarders(g, list(range(6)), member, country)
+    assert len(set(plain[:3].tolist())) == 3
+    out = join_forwarders(g, list(range(6)), member, country, np.array([[1, 0, 1]]))
+    assert out[0] == out[1] == out[4] and out[2] != out[0]
+
+
+def test_split_by_collector_a_pass_through_beats_a_kin_tie() -> None:
+    # two families glued in one community: R1 hands its receipts to H1, R2 to H2; R1 and R2 share
+    # a surname in one town (kin), which alone would make one unit of all four
+    g = _directed(
+        8,
+        [(1, 0, 2, 2), (3, 2, 2, 2), (4, 0, 3, 0), (5, 1, 2, 0), (6, 2, 3, 0), (7, 3, 2, 0), (4, 2, 1, 0)],
+    )
+    collector = np.array([True] * 4 + [False] * 4)
+    passes = np.array([[1, 0, 2], [3, 2, 2]])
+    out = split_by_collector(
+        g, list(range(8)), np.zeros(8, dtype=np.int64), collector, np.array([[1, 3]]), passes=passes
+    )
+    assert out[0] == out[1] != out[2] == out[3]
+    # a kin tie between collectors of whom at most one forwards still joins them
+    g2 = _directed(5, [(3, 0, 2, 0), (4, 1, 2, 0), (2, 0, 1, 1)])
+    out2 = split_by_collector(
+        g2, list(range(5)), np.zeros(5, dtype=np.int64), np.array([True, True, True, False, False]),
+        np.array([[0, 1]]),
+    )
+    assert out2[0] == out2[1]
+
+
+def test_join_lone_by_ties() -> None:
+    # 0 is alone; it is name- and kin-tied to 1 (community 1): it joins. 3 is alone and tied to 4
+    # and 5 of two communities: it stays. 6 is alone, tied to 7 of another country: it stays.
+    keep = list(range(9))
+    member = np.array([0, 1, 1, 2, 3, 4, 5, 6, 6])
+    country = np.array([0, 0, 0, 0, 0, 0, 0, 1, 1])
+    ties = [np.array([[0, 1], [3, 4], [3, 5], [6, 7]])]
+    out = join_lone_by_ties(keep, member, country, ties)
+    assert out[0] == out[1]
+    assert len({out[3], out[4], out[5]}) == 3 and out[6] != out[7]
+
+
+def test_both_ties() -> None:
+    got = _both(np.array([[1, 2], [3, 4], [5, 6]]), np.array([[2, 1], [5, 7]]))
+    assert got.tolist() == [[1, 2]]
+
+
+def test_load_graph_edges_in_canonical_order() -> None:
+    """DuckDB returns the aggregated edges in any order; Leiden and the tie-breaks after it
+    depend on it (seed 707: one of nine runs differed)."""
+    con = duckdb.connect()
+    b = Builder(con)
+    for k in range(30):
+        b.pay(f"C{k % 7}", f"F{k % 5}", 1 + k % 3)
+        b.pay(f"F{k % 5}", f"F{(k + 1) % 5}", 1, domestic=True)
+    build_edges(con)
+    first = load_graph(con)
+    con.execute("SELECT setseed(0.25)")
+    con.execute("CREATE OR REPLACE TABLE network_edges AS SELECT * FROM network_edges ORDER BY random()")
+    again = load_graph(con)
+    assert again.names == first.names
+    assert again.graph.get_edgelist() == first.graph.get_edgelist()
+    assert again.graph.es["cweight"] == first.graph.es["cweight"]
+
+
+def test_leiden_ignores_edge_order() -> None:
+    rng = np.random.default_rng(3)
+    n = 120
+    block = rng.integers(0, 15, n)
+    edges = sorted(
+        {
+            (int(min(a, b)), int(max(a, b)))
+            for a, b in rng.integers(0, n, (600, 2))
+            if a != b and (block[a] == block[b] or rng.random() < 0.2)
+        }
+    )
+    w = (rng.integers(1, 6, len(edges)) / rng.integers(1, 4, len(edges))).tolist()
+    g = ig.Graph(n=n, edges=edges)
+    g.es["cweight"] = w
+    perm = rng.permutation(len(edges))
+    h = ig.Graph(n=n, edges=[edges[i][::-1] if i % 2 else edges[i] for i in perm.tolist()])
+    h.es["cweight"] = [w[i] for i in perm.tolist()]
+    assert leiden(h).tolist() == leiden(g).tolist()
+    assert canonical(h).get_edgelist() == canonical(g).get_edgelist()
+
+
+def test_communities_same_when_input_rows_shuffled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stage's communities do not depend on the order of the warehouse rows (Z1 pays F1 and K
+    at home once each: a tie that the edge order used to break)."""
+    from moneytrail.network import run_network
+    from tests.network.world import build
+
+    monkeypatch.setitem(COUNTRY, "Z1", "PH")
+    con = build()
+    b = Builder.__new__(Builder)
+    b.con, b.n, b.names = con, 10_000, {}
+    rng = np.random.default_rng(5)
+    for _ in range(60):  # more consumers spread over the networks
+        c = f"C{1 + int(rng.integers(0, 6))}"
+        b.pay(c, ["F1", "SR1", "SR2", "R1"][int(rng.integers(0, 4))], 1 + int(rng.integers(0, 2)), flagged=1)
+    b.pay("Z1", "F1", 1, domestic=True)
+    b.pay("Z1", "K", 1, domestic=True)
+    b.subject("Z1", "none", 0.02, 0)
+    run_network(con)
+    first = con.execute("SELECT community_id, subject_id FROM communities ORDER BY ALL").fetchall()
+    assert first
+    con.execute("SELECT setseed(0.75)")
+    for t in ("transactions", "parties", "subject_records", "subject_scores", "transaction_scores"):
+        con.execute(f"CREATE OR REPLACE TABLE {t} AS SELECT * FROM {t} ORDER BY random()")
+    run_network(con)
+    assert con.execute("SELECT community_id, subject_id FROM communities ORDER BY ALL").fetchall() == first

@@ -46,13 +46,14 @@ class Builder:
         con.execute(TRANSACTION_SCORES.ddl())
 
     def pay(self, src: str, dst: str, times: int = 1, usd: float = 50.0, *, domestic: bool = False,
-            agent: str | None = None, flagged: int = 0) -> None:
+            agent: str | None = None, flagged: int = 0, at: datetime | None = None) -> None:
+        """``times`` payments, a day apart from the builder's clock, or all at ``at``."""
         for _ in range(times):
             self.n += 1
             rid = f"T{self.n:05d}"
             sc = COUNTRY.get(src, "US")
             rc = COUNTRY.get(dst, "PH") if not domestic else sc
-            ts = T0 + timedelta(days=self.n)
+            ts = at if at is not None else T0 + timedelta(days=self.n)
             self.con.execute(
                 """INSERT INTO transactions (provider, record_id, format, txn_type, ts_utc, amount, currency,
                    amount_usd, payout_agent_id, sender_country, receiver_country)

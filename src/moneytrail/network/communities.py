@@ -12,10 +12,17 @@ A network collects in one country: each community found by Leiden is split by
 its collectors' receiving country, and its payers follow the collectors they
 pay most (``split_by_country``). Communities whose collectors pass money on at home to
 one another are merged (``join_forwarders``: Leiden can leave a syndicate's receivers
-apart from the controller they forward to). Each part is then split so that it holds one
-network's collectors: those passing money on at home to one another or tied as
-kin stay together, two such groups are two networks, and a lone collector joins
-the group whose payers bring most of its payments (``split_by_collector``).
+apart from the controller they forward to); a receipt passed on within hours, less a cut,
+by the receiver or by its own differently resolved wallet, names whom it is forwarded to
+before any plain domestic payment does (``pass_throughs``). Each part is then split so that
+it holds one network's collectors: those passing money on at home to one another or tied as
+kin stay together (kin only when they do not each forward to someone), two such groups are
+two networks, and a lone collector joins the group whose payers bring most of its payments
+(``split_by_collector``). A collector still alone joins the one community holding its name
+and kin tie partners (``join_lone_by_ties``).
+
+Leiden gets its edges in one canonical order (``canonical``; ``load_graph`` sorts them too),
+so the communities do not depend on the order DuckDB returns rows in.
 
 Tables written:
 
@@ -36,7 +43,7 @@ import numpy as np
 import pyarrow as pa
 
 from moneytrail.network.graph import SubjectGraph
-from moneytrail.network.names import kin_tie_vertices
+from moneytrail.network.names import kin_tie_vertices, name_tie_vertices
 from moneytrail.network.sql import fetch_numpy
 
 # Networks keep their size however big the world: the resolution grows with the graph's total
@@ -58,16 +65,33 @@ def auto_resolution(g: ig.Graph, weights: str = "cweight") -> float:
     return max(1.0, float(sum(g.es[weights])) / WEIGHT_PER_RESOLUTION) if g.ecount() else 1.0
 
 
+def canonical(g: ig.Graph, weights: str = "cweight") -> ig.Graph:
+    """The undirected graph ``g`` with its edges of positive ``weights`` only, in one canonical order
+    (by lower then higher vertex id) and with only that attribute.
+
+    Communities must not depend on the order the caller's graph got its edges in: DuckDB returns
+    the aggregated edges in any order (seed 707: ARI 0.870, 0.855 once the stage's tables were
+    shuffled, before ``load_graph`` sorted them too); the vertices are in subject id order.
+    """
+    if g.ecount() == 0:
+        return ig.Graph(n=g.vcount())
+    ends = np.sort(np.asarray(g.get_edgelist(), dtype=np.int64).reshape(-1, 2), axis=1)
+    w = np.asarray(g.es[weights], dtype=np.float64)
+    ok = w > 0
+    ends, w = ends[ok], w[ok]
+    order = np.lexsort((ends[:, 1], ends[:, 0]))
+    out = ig.Graph(n=g.vcount(), edges=ends[order].tolist(), directed=False)
+    out.es[weights] = w[order].tolist()
+    return out
+
+
 def leiden(
     g: ig.Graph, resolution: float | None = None, seed: int = SEED, weights: str = "cweight"
 ) -> np.ndarray:
     """Community membership per vertex of an undirected weighted graph (edges of zero weight dropped)."""
     if g.vcount() == 0:
         return np.zeros(0, dtype=np.int64)
-    if g.ecount():
-        g = g.subgraph_edges(
-            [i for i, w in enumerate(g.es[weights]) if w > 0], delete_vertices=False
-        )
+    g = canonical(g, weights)
     if resolution is None:
         resolution = auto_resolution(g, weights)
     part = leidenalg.find_partition(
@@ -195,12 +219,121 @@ def split_by_country(
     return np.asarray(out, dtype=np.int64).ravel()
 
 
+# A pass-through: a domestic person-to-person payment made at most this many hours after a
+# cross-border one was received, of PASS_LO to PASS_HI times its amount (syndicate receivers and
+# relatives hand the takings on within hours, keeping a cut; the generator's delays reach ~20 h).
+PASS_HOURS = 24
+PASS_LO, PASS_HI = 0.6, 1.02
+
+PASS_SQL = """
+WITH r AS (SELECT subject_id FROM nw_pass_keep),
+p AS (SELECT dst AS x, ts_utc AS ts, amount_usd AS a, receiver_country AS c FROM network_payments
+      WHERE p2p AND cross_border AND amount_usd > 0 AND receiver_country IS NOT NULL
+        AND dst IN (SELECT subject_id FROM r)),
+q AS (SELECT src AS f, dst AS z, ts_utc AS ts, amount_usd AS a, sender_country AS c FROM network_payments
+      WHERE p2p AND NOT cross_border AND sender_country IS NOT NULL AND dst IN (SELECT subject_id FROM r))
+SELECT p.x, q.f, q.z, count(*) AS n FROM p JOIN q ON q.c = p.c AND q.ts >= p.ts
+   AND q.ts <= p.ts + INTERVAL {hours} HOUR AND q.a >= {lo!r} * p.a AND q.a <= {hi!r} * p.a
+   AND q.z <> p.x AND q.f <> q.z
+GROUP BY ALL ORDER BY p.x, q.f, q.z
+"""
+
+NAMES_SQL = """
+SELECT sr.subject_id, list(DISTINCT p.name_norm ORDER BY p.name_norm) AS names
+FROM subject_records sr JOIN (SELECT DISTINCT subject_id FROM nw_pass_who) USING (subject_id)
+JOIN parties p ON p.provider = sr.provider AND p.record_id = sr.record_id AND p.party = sr.party
+WHERE p.name_norm IS NOT NULL AND p.side IN ('from', 'to')
+GROUP BY sr.subject_id
+"""
+
+
+def pass_throughs(con: duckdb.DuckDBPyConnection, sg: SubjectGraph, keep: list[int]) -> np.ndarray:
+    """Forwards seen as pass-throughs, as (k, 3) rows (receiver vertex, target vertex, matches).
+
+    A subject of ``keep`` receives a cross-border payment and, within ``PASS_HOURS``, a domestic
+    payment of ``PASS_LO``-``PASS_HI`` times its amount goes to another subject of ``keep``, sent
+    either by the receiver itself or by a subject whose every name is compatible with every name
+    of the receiver (``names_compatible``, sharing a word of four letters or more: the receiver's
+    own wallet that entity resolution kept apart, "kittisak thongchai" paid in cash and forwarding
+    from an e-wallet). An investigator reads a receipt passed on within hours, less a cut, as
+    money handed to whoever runs the receiver; the strongest domestic payment alone can be a
+    neighbour or a shop owner. On the eight bench worlds all 457 pass-throughs (39 of them by a
+    fragment) join two members of one true network; a sender sharing only a surname in one town
+    (a kin tie) made two that did not.
+    """
+    from moneytrail.resolve.names import names_compatible
+
+    if not keep or not _has(con, "network_payments"):
+        return np.zeros((0, 3), dtype=np.int64)
+    con.register("nw_pass_keep", pa.table({"subject_id": pa.array([sg.names[i] for i in keep], pa.string())}))
+    rows = con.execute(PASS_SQL.format(hours=PASS_HOURS, lo=PASS_LO, hi=PASS_HI)).fetchall()
+    con.unregister("nw_pass_keep")
+    other = [(x, f) for x, f, _, _ in rows if x != f]
+    names: dict[str, list[str]] = {}
+    if other and _has(con, "parties"):
+        who = sorted({s for pair in other for s in pair})
+        con.register("nw_pass_who", pa.table({"subject_id": pa.array(who, pa.string())}))
+        names = {a: list(b) for a, b in con.execute(NAMES_SQL).fetchall()}
+        con.unregister("nw_pass_who")
+
+    def same_person(x: str, f: str) -> bool:
+        nx, nf = names.get(x, []), names.get(f, [])
+        words = {w for n in nx for w in n.split() if len(w) >= 4}
+        return (
+            bool(nx and nf)
+            and any(w in words for n in nf for w in n.split())
+            and all(names_compatible(a, b) for a in nx for b in nf)
+        )
+
+    idx = sg.index
+    got: dict[tuple[int, int], int] = {}
+    for x, f, z, n in rows:
+        if x == f or same_person(x, f):
+            key = (idx[x], idx[z])
+            got[key] = got.get(key, 0) + int(n)
+    out = [(a, b, n) for (a, b), n in sorted(got.items())]
+    return np.asarray(out, dtype=np.int64).reshape(-1, 3)
+
+
+# A pass-through outweighs any number of plain domestic payments when a forward's target is chosen.
+PASS_WEIGHT = 1000.0
+
+
+def _forwards(
+    g: ig.Graph, pos: np.ndarray, passes: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Domestic forwards between positions of ``keep`` (``pos`` maps vertices to them, -1 outside):
+    (from, to, strength), strength the domestic payments plus ``PASS_WEIGHT`` per pass-through."""
+    ends = np.asarray(g.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+    dom = np.asarray(g.es["ndom"], dtype=np.float64) if g.ecount() else np.zeros(0)
+    s, d = pos[ends[:, 0]], pos[ends[:, 1]]
+    ok = (s >= 0) & (d >= 0) & (dom > 0)
+    s, d, w = s[ok], d[ok], dom[ok]
+    if passes is not None and len(passes):
+        ps, pd = pos[passes[:, 0]], pos[passes[:, 1]]
+        ok = (ps >= 0) & (pd >= 0) & (ps != pd)
+        s = np.concatenate([s, ps[ok]])
+        d = np.concatenate([d, pd[ok]])
+        w = np.concatenate([w, PASS_WEIGHT * passes[ok, 2].astype(np.float64)])
+    if len(s) == 0:
+        return s, d, w
+    key, inv = np.unique(np.column_stack([s, d]), axis=0, return_inverse=True)
+    tot = np.bincount(inv.ravel(), weights=w)
+    return key[:, 0], key[:, 1], tot
+
+
 def join_forwarders(
-    g: ig.Graph, keep: list[int], member: np.ndarray, country: np.ndarray
+    g: ig.Graph,
+    keep: list[int],
+    member: np.ndarray,
+    country: np.ndarray,
+    passes: np.ndarray | None = None,
 ) -> np.ndarray:
     """Merge the communities of two collectors of one receiving country (``country``, -1 for
     members who collect nothing) when one passes money on at home to the other most (its
     strongest domestic payment to such a collector). ``g`` is the directed graph (``ndom``).
+    With ``passes`` (``pass_throughs``), a collector's forward is its strongest pass-through
+    target first, who may collect nothing himself (a controller paid only by his receivers).
 
     A syndicate controller who takes consumer payments himself has his own payers, and each
     receiver its own: Leiden can put every receiver in a community with its payers and the
@@ -215,12 +348,10 @@ def join_forwarders(
         return member
     pos = np.full(g.vcount(), -1, dtype=np.int64)
     pos[np.asarray(keep, dtype=np.int64)] = np.arange(n)
-    ends = np.asarray(g.get_edgelist(), dtype=np.int64).reshape(-1, 2)
-    s, d = pos[ends[:, 0]], pos[ends[:, 1]]
-    dom = np.asarray(g.es["ndom"], dtype=np.float64)
-    ok = (s >= 0) & (d >= 0) & (dom > 0)
-    s, d, dom = s[ok], d[ok], dom[ok]
-    ok = (country[s] >= 0) & (country[s] == country[d])
+    s, d, dom = _forwards(g, pos, passes)
+    # a pass-through may go to someone who collects nothing himself (a controller paid only by
+    # his receivers); it is domestic by construction
+    ok = (country[s] >= 0) & ((country[s] == country[d]) | (dom >= PASS_WEIGHT))
     s, d, dom = s[ok], d[ok], dom[ok]
     if len(s) == 0:
         return member
@@ -246,9 +377,13 @@ def join_forwarders(
 
 
 def _units(cols: list[int], fwd: dict[int, int], kin_of: dict[int, list[int]]) -> dict[int, int]:
-    """The unit (a representative collector) of each collector of one community: collectors joined
-    by domestic forwarding or by a kin tie."""
+    """The unit (a representative) of each collector of one community: collectors joined by
+    forwarding (to a collector, or by a pass-through to anyone: ``fwd``) or by a kin tie, unless
+    both ends of the kin tie forward."""
     par = {x: x for x in cols}
+    for x in cols:
+        if x in fwd:
+            par.setdefault(fwd[x], fwd[x])  # a pass-through's target who collects nothing
 
     def find(x: int) -> int:
         while par[x] != x:
@@ -262,7 +397,9 @@ def _units(cols: list[int], fwd: dict[int, int], kin_of: dict[int, list[int]]) -
     inside = set(cols)
     for x in cols:
         for y in kin_of.get(x, ()):
-            if y in inside:
+            # two collectors that each hand their takings to someone are placed by that: a shared
+            # surname in one town does not join a relative of one family to another's receiver
+            if y in inside and not (x in fwd and y in fwd):
                 par[find(x)] = find(y)
     return {x: find(x) for x in cols}
 
@@ -274,10 +411,12 @@ def split_by_collector(
     collector: np.ndarray,
     kin: np.ndarray | None = None,
     overlap_min: float = OVERLAP_MIN,
+    passes: np.ndarray | None = None,
 ) -> np.ndarray:
     """Split communities that hold more than one network's collectors. ``g`` is the directed graph
     (edge attributes ``np2p``, ``ndom``); ``collector`` marks the positions of ``keep`` that
-    collect; ``kin`` holds the kin ties (names.py) as (n, 2) vertex ids of ``g``.
+    collect; ``kin`` holds the kin ties (names.py) as (n, 2) vertex ids of ``g``; ``passes`` the
+    pass-throughs (``pass_throughs``), which choose a collector's forward before plain payments.
 
     Within a community, collectors that pass money on at home (a relative to the family head, a
     syndicate receiver to its controller) or that are kin (a shared surname in one town) form a
@@ -311,11 +450,12 @@ def split_by_collector(
     xb = np.asarray(g.es["np2p"], dtype=np.float64)[inside] - dom
     same = member[s] == member[d]
     busy = np.bincount(member[collector], minlength=int(member.max()) + 1)[member] >= 2
-    # each collector's strongest domestic forward to another collector of its community
-    m = (dom > 0) & same & collector[s] & collector[d] & busy[s]
+    # each collector's strongest forward (pass-throughs first) to another collector of its community
+    fs, fd, fw = _forwards(g, pos, passes)
+    m = (member[fs] == member[fd]) & collector[fs] & (collector[fd] | (fw >= PASS_WEIGHT)) & busy[fs]
     fwd: dict[int, int] = {}
     fwd_w: dict[int, float] = {}
-    for a, b, w in zip(s[m].tolist(), d[m].tolist(), dom[m].tolist(), strict=True):
+    for a, b, w in zip(fs[m].tolist(), fd[m].tolist(), fw[m].tolist(), strict=True):
         if w > fwd_w.get(a, 0.0):
             fwd_w[a], fwd[a] = w, b
     # each collector's cross-border payers, with their payments
@@ -380,6 +520,60 @@ def split_by_collector(
     return np.asarray(res, dtype=np.int64).ravel()
 
 
+def join_lone_by_ties(
+    keep: list[int],
+    member: np.ndarray,
+    country: np.ndarray,
+    ties: list[np.ndarray],
+) -> np.ndarray:
+    """Put each collector alone in its community (``country`` >= 0: a collector's receiving country)
+    into the one community of its country that holds all its tie partners, trying ``ties`` (arrays
+    of vertex pairs) in turn; partners alone themselves do not count, and partners in two
+    communities place it nowhere. The stage passes the pairs both name- and kin-tied (names.py):
+    a compatible name in the same town.
+
+    A receiver's fragment that entity resolution kept apart, or a relative paid once by a consumer
+    of other networks, ends alone after ``split_by_collector`` (seed 808: "ma cristina
+    buenaventura" and "maria cristina buenaventura" of Davao City). Name ties alone join namesakes
+    of other networks ("maria luisa p santos", "maria santos"), kin ties alone relatives of
+    other families.
+    """
+    n = len(keep)
+    if n == 0:
+        return member
+    size = np.bincount(member)
+    alone = (country >= 0) & (size[member] == 1)
+    if not alone.any():
+        return member
+    pos = {v: i for i, v in enumerate(keep)}
+    out = member.copy()
+    todo = set(np.flatnonzero(alone).tolist())
+    for pairs in ties:
+        found: dict[int, set[int]] = {}
+        for a, b in (pairs.tolist() if len(pairs) else []):
+            for x, y in ((a, b), (b, a)):
+                i, j = pos.get(x), pos.get(y)
+                if i is None or j is None or i not in todo or country[j] != country[i]:
+                    continue
+                if size[member[j]] >= 2:
+                    found.setdefault(i, set()).add(int(member[j]))
+        for i, comms in sorted(found.items()):
+            if len(comms) == 1:
+                out[i] = next(iter(comms))
+                todo.discard(i)
+    _, res = np.unique(out, return_inverse=True)
+    return np.asarray(res, dtype=np.int64).ravel()
+
+
+def _both(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The vertex pairs present in both (n, 2) arrays of ties (either order)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    sb = {(min(x, y), max(x, y)) for x, y in b.tolist()}
+    got = sorted({(min(x, y), max(x, y)) for x, y in a.tolist()} & sb)
+    return np.asarray(got, dtype=np.int64).reshape(-1, 2)
+
+
 def detect_communities(
     con: duckdb.DuckDBPyConnection, sg: SubjectGraph, resolution: float | None = None
 ) -> None:
@@ -388,8 +582,11 @@ def detect_communities(
     member = leiden(full.induced_subgraph(keep), resolution)
     country = receiving_countries(con, sg, keep)
     member = split_by_country(full, keep, member, country)
-    member = join_forwarders(sg.graph, keep, member, country)
-    member = split_by_collector(sg.graph, keep, member, country >= 0, kin_tie_vertices(con, sg))
+    kin = kin_tie_vertices(con, sg)
+    passes = pass_throughs(con, sg, keep)
+    member = join_forwarders(sg.graph, keep, member, country, passes)
+    member = split_by_collector(sg.graph, keep, member, country >= 0, kin, passes=passes)
+    member = join_lone_by_ties(keep, member, country, [_both(name_tie_vertices(con, sg), kin)])
     keep, member = attach_domestic(full, keep, member)
     tbl = pa.table(
         {

@@ -95,6 +95,7 @@ def load_graph(con: duckdb.DuckDBPyConnection) -> SubjectGraph:
     e = fetch_numpy(con, """
         SELECT a.vid AS s, b.vid AS d, CAST(n AS DOUBLE) AS n, CAST(n_p2p AS DOUBLE) AS n_p2p, CAST(n_xb AS DOUBLE) AS n_xb, total_usd
         FROM network_edges JOIN nw_vid a ON a.subject_id = src JOIN nw_vid b ON b.subject_id = dst
+        ORDER BY s, d
     """)
     s = np.asarray(e["s"], dtype=np.int64)
     d = np.asarray(e["d"], dtype=np.int64)
