@@ -5,6 +5,16 @@ A subject's role is the best of its role probabilities after propagation
 scoring left unflagged only when network evidence (``net_*``) alone reaches
 ``NET_FLAG``; it never unflags one nor changes the role of one scoring
 flagged (it adds its reasons and may raise its score).
+
+Scoring tells facilitators from intermediaries better than the network can: its
+facilitator-vs-intermediary model reads how much a receiver takes and whom it
+hands money to, while the network's receiving evidence (NW02, NW04: paid by
+known consumers) fits a family head and her relative alike. So a subject scoring
+placed on the receiving side (role facilitator or intermediary, left unflagged)
+keeps that role when the network's receiving evidence (NW02 to NW04, NW06)
+flags it; only a subject scoring left unplaced takes the
+network's role (on the development worlds, NW02 turned two relatives or
+syndicate receivers scoring called intermediary into false facilitators).
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ CASE WHEN greatest(p_consumer, p_facilitator, p_intermediary) < {ROLE_FLOOR} THE
      WHEN p_facilitator >= p_intermediary THEN 'facilitator'
      ELSE 'intermediary' END
 """
+RECEIVING = ("facilitator", "intermediary")
 
 
 def assign_roles(con: duckdb.DuckDBPyConnection) -> None:
@@ -30,7 +41,10 @@ def assign_roles(con: duckdb.DuckDBPyConnection) -> None:
         CREATE OR REPLACE TABLE network_roles AS
         WITH r AS (
             SELECT r.*, b.flagged AS base_flagged, b.role AS base_role, b.score AS base_score,
-                   b.reasons AS base_reasons, {ROLE_SQL.replace('p_', 'r.p_')} AS new_role,
+                   b.reasons AS base_reasons,
+                   -- scoring's receiving role stands when the network's best evidence is receiving too
+                   CASE WHEN b.role IN {RECEIVING} AND greatest(r.net_facilitator, r.net_intermediary) >= r.net_consumer
+                        THEN b.role ELSE {ROLE_SQL.replace('p_', 'r.p_')} END AS new_role,
                    greatest(r.net_consumer, r.net_facilitator, r.net_intermediary) AS net_best
             FROM network_risk r JOIN nw_base b USING (subject_id)
         )
