@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -182,6 +183,34 @@ def test_killed_ingest_rerun_matches_uninterrupted_run(tmp_path: Path) -> None:
     assert_killed_rerun_matches(bundle, tmp_path, files=5)
 
 
+def _children(pid: int) -> set[int]:
+    """The child processes of `pid` (Linux); none when it has ended."""
+    pids: set[int] = set()
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                pids |= {int(p) for p in (task / "children").read_text().split()}
+    return pids
+
+
+def _assert_gone(pids: set[int], timeout: float = 60.0) -> None:
+    """The processes end soon (an orphaned reader dies at its next write to the dead parent)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = set()
+        for pid in pids:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state != "Z":
+                alive.add(pid)
+        if not alive:
+            return
+        assert time.monotonic() < deadline, f"processes {sorted(alive)} outlived the killed ingest"
+        time.sleep(0.2)
+
+
 def assert_killed_rerun_matches(bundle: Path, tmp_path: Path, files: int) -> None:
     """Kill `moneytrail ingest` part-way with SIGKILL, run it again: the store must be the uninterrupted one's."""
     clean, killed = tmp_path / "clean.duckdb", tmp_path / "killed.duckdb"
@@ -208,8 +237,10 @@ def assert_killed_rerun_matches(bundle: Path, tmp_path: Path, files: int) -> Non
             env=env,
         )
         time.sleep(full * fraction)
+        children = _children(proc.pid)  # a pacs.008 reader process, if one runs
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        _assert_gone(children)
         with Warehouse(killed) as wh:
             files_after_kill = wh.count("ingested_files")
         if files_after_kill < files:

@@ -8,9 +8,10 @@ that file, so a rerun ends with the same store as an uninterrupted run.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,11 +39,13 @@ from moneytrail.ingest.csv_reader import (
     header_names,
     install_reject_shift,
     read_into_batch,
+    relabel_set_aside,
     salvage_file,
+    set_aside_bare_returns,
 )
 from moneytrail.ingest.finish import SCRATCH_SETTING, FinishCounts, Rules, check_into, load_checked
-from moneytrail.ingest.pipeline import ahead
-from moneytrail.ingest.stage import Rejected
+from moneytrail.ingest.pipeline import ahead, pacs_batches, pacs_in_process
+from moneytrail.ingest.stage import SIDES, Rejected
 from moneytrail.schema import TABLES
 from moneytrail.store import Warehouse, scalar
 
@@ -339,11 +342,13 @@ def _ingest_csv(
             raise ValueError(f"{source.rel}: header differs from the rest of its batch")
         # Read the file; then read again, as files of their own, the lines a broken quote swallowed.
         pending: list[tuple[Path, int | None]] = [(source.path, None)]
+        aside: dict[int, str] = {}  # lines holding a bare CR, set aside before each read
         while pending:
             path, base_line = pending.pop(0)
+            copy = set_aside_bare_returns(path, aside)
             read_into_batch(
                 con,
-                path,
+                copy or path,
                 names,
                 source_file=source.rel,
                 base_line=base_line,
@@ -351,6 +356,10 @@ def _ingest_csv(
             )
             batch_names = names
             found = collect_rejects(con, base_line or 1)
+            if aside:
+                relabel_set_aside(found, aside)
+            if copy:
+                copy.unlink()
             rejected[source.rel] += found.rejected
             if base_line is None:
                 spans += [(source.rel, line, span) for line, span in found.spans]
@@ -369,6 +378,9 @@ def _ingest_csv(
             fmt=fmt.id,
             naive_tz=first.timezone,
             location_sql=CSV_LOCATION_SQL,
+            sides=tuple(
+                s for s in SIDES if f"{s}_party" in fmt.columns or f"{s}_party" in fmt.derived
+            ),
         )
         for rel, c in counts.files.items():
             r = results[rel]
@@ -382,11 +394,17 @@ def _ingest_csv(
 PACS_CHUNK_ROWS = 100_000
 PACS_READ_ROWS = 20_000  # rows of each reader batch
 PACS_QUEUE = 3  # reader batches the parser may run ahead
-# DuckDB's memory while a pacs.008 batch loads. A transaction holds its pending appends
-# (transactions, parties, normalised values) in memory up to a few hundred MB; under this
-# budget DuckDB writes them to its temp directory instead, so the peak stays flat in the
-# file size (200,000 -> 800,000 transactions: +16% with it, +36% without).
-PACS_DUCKDB_MEMORY = "400MB"
+# From this many bytes of pacs.008 in a batch on, the reader runs in a child process
+# (`pipeline.pacs_in_process`): its start costs about 0.5 CPU s (imports), a thread
+# costs nothing but shares the GIL with the loading.
+PACS_PROCESS_BYTES = 16 << 20
+# DuckDB's memory while a pacs.008 batch loads. A transaction keeps the blocks it appended
+# (transactions, parties, normalised values) cached up to its memory limit; under this
+# budget they are dropped (they are on disk already) or go to the temp directory, so the
+# peak stays flat in the file size. 200,000 -> 800,000 transactions, one run each (load
+# 15-17): 400MB +15% (555 -> 638 MiB), 200MB +10%, 150MB +4% (474 -> 493 MiB) for 10-20%
+# more CPU in the loading process, which is not the critical path (the parser is).
+PACS_DUCKDB_MEMORY = "150MB"
 
 _UNITS = {
     "": 1,
@@ -436,41 +454,44 @@ def _memory_budget(con: duckdb.DuckDBPyConnection, budget: str) -> Iterator[None
         con.execute(f"SET memory_limit = '{_restorable(current)}'")
 
 
-def _pacs_batches(files: list[SourceFile]) -> Iterator[tuple[str, pa.RecordBatch, list[Rejected]]]:
-    """Each file's staging batches and rejections, in file order (runs in the parser thread)."""
-    from moneytrail.errors import UserError
-    from moneytrail.ingest.pacs008 import read_pacs008
-
-    for source in files:
-        try:
-            for batch, bad in read_pacs008(source.path, PACS_READ_ROWS):
-                yield source.rel, batch, bad
-        except OSError as exc:
-            raise UserError(
-                f"{source.rel}: cannot read the file ({exc.strerror or exc}); nothing of its batch "
-                "was stored: make the file readable and run the ingest again"
-            ) from exc
-
-
 def _ingest_pacs008(
     con: duckdb.DuckDBPyConnection, files: list[SourceFile], results: dict[str, FileResult]
 ) -> None:
     """Stream the files' transactions a chunk at a time into the store; fills `results`.
 
-    A thread parses (lxml, Arrow) ahead of this one, which checks and loads
-    (DuckDB): on two cores the two overlap. Chunks are loaded in order within
-    the caller's transaction; `pacs_seen` carries each file's valid record ids
-    from chunk to chunk, so the outcome is the one of loading the batch whole.
+    A child process (a thread, for small batches or one core) parses (lxml,
+    Arrow) ahead of this one, which checks and loads (DuckDB): on two cores
+    the two overlap. Chunks are loaded in order within
+    the caller's transaction. A record id valid in an earlier chunk of its file
+    is a duplicate: for a file the store held nothing of, the store's own rows
+    say so (an earlier chunk loaded it); `pacs_seen` holds the rest (ids
+    already in store, files stored before under the same path), which is
+    nothing in a plain ingest. The outcome is the one of loading the batch whole.
     """
     _drop_scratch(con)
     con.execute("CREATE OR REPLACE TEMP TABLE pacs_seen (source_file VARCHAR, rid VARCHAR)")
+    stored = {
+        str(row[0])
+        for row in con.execute(
+            "SELECT DISTINCT source_file FROM transactions WHERE provider = ? AND source_file IN "
+            "(SELECT unnest(?::VARCHAR[]))",
+            [files[0].provider, [s.rel for s in files]],
+        ).fetchall()
+    }
+    fresh = [s.rel for s in files if s.rel not in stored]
     rejected: dict[str, list[Rejected]] = {s.rel: [] for s in files}
     pending: list[pa.Table] = []
     staged = ordinal = 0
-    with _memory_budget(con, PACS_DUCKDB_MEMORY):
-        for rel, batch, bad in ahead(
-            _pacs_batches(files), maxsize=PACS_QUEUE, name="pacs008-parser"
-        ):
+    paths = [(s.rel, str(s.path)) for s in files]
+    size = sum(s.path.stat().st_size for s in files)
+    if size >= PACS_PROCESS_BYTES and (os.cpu_count() or 1) > 1:
+        items = pacs_in_process(paths, PACS_READ_ROWS, maxsize=PACS_QUEUE)
+    else:
+        items = ahead(
+            pacs_batches(paths, PACS_READ_ROWS), maxsize=PACS_QUEUE, name="pacs008-parser"
+        )
+    with _memory_budget(con, PACS_DUCKDB_MEMORY), closing(items):
+        for rel, batch, bad in items:
             rejected[rel] += bad
             n = batch.num_rows
             if n:
@@ -484,10 +505,10 @@ def _ingest_pacs008(
                 staged += n
                 ordinal += n
             if staged >= PACS_CHUNK_ROWS:
-                _load_pacs_chunk(con, pending, files[0], results)
+                _load_pacs_chunk(con, pending, files[0], results, fresh)
                 pending, staged = [], 0
         if pending:
-            _load_pacs_chunk(con, pending, files[0], results)
+            _load_pacs_chunk(con, pending, files[0], results, fresh)
     for source in files:
         results[source.rel].quarantined += _quarantine(con, source, rejected[source.rel])
 
@@ -497,6 +518,7 @@ def _load_pacs_chunk(
     tables: list[pa.Table],
     first: SourceFile,
     results: dict[str, FileResult],
+    fresh: list[str],
 ) -> None:
     """Check and load staged rows; DuckDB reads them from Arrow as `stage` (no staging table to write)."""
     rules = Rules(required=[("record_id", "UETR, EndToEndId or TxId"), ("ts", "CreDtTm")])
@@ -510,6 +532,8 @@ def _load_pacs_chunk(
         fmt="pacs008",
         naive_tz=first.timezone,
         seen="pacs_seen",
+        fresh_files=fresh,
+        sides=("from", "to"),  # a credit transfer has a debtor and a creditor
     )
     for rel, c in counts.files.items():
         r = results[rel]

@@ -207,3 +207,62 @@ CSV_LOCATION_SQL = (
 def _first_sentence(message: str | None) -> str:
     text = (message or "").strip().split("\n")[0]
     return text[:200]
+
+
+# A carriage return outside quotes, not ending a line, puts DuckDB's strict reader in an
+# invalid state: it raises for the whole file (inside the batch's transaction) instead of
+# rejecting the record. Such lines are set aside before the read, in a copy where each is
+# replaced by a one-field line the reader rejects in its place, so line numbers and the
+# rest of the file stay as they were.
+BARE_CR_REASON = (
+    "unreadable CSV record: a carriage return outside quotes (allowed only inside a quoted field)"
+)
+_SET_ASIDE = "moneytrail: record set aside #"
+_CHUNK = 16 << 20
+
+
+def _has_bare_return(path: Path) -> bool:
+    """Whether some CR is not the start of a CRLF; reads in chunks, at the speed of bytes.count."""
+    with open(path, "rb") as fh:
+        tail = b""
+        while chunk := fh.read(_CHUNK):
+            block = tail + chunk
+            # a CR at the end of the block may start a CRLF split across chunks: decide it next time
+            body, tail = (block[:-1], block[-1:]) if block.endswith(b"\r") else (block, b"")
+            if body.count(b"\r") != body.count(b"\r\n"):
+                return True
+        return tail == b"\r"
+
+
+def set_aside_bare_returns(path: Path, aside: dict[int, str]) -> Path | None:
+    """A copy of `path` with each line holding a bare CR outside quotes replaced by a numbered
+    placeholder, the line kept in `aside` under its number; None when there is none (the usual
+    case, one pass of bytes.count). Numbers continue those already in `aside`, so the lines a
+    broken quote swallowed, read again later, are relabelled too."""
+    if not _has_bare_return(path):
+        return None
+    lines = path.read_bytes().split(b"\n")
+    found = False
+    for i, line in enumerate(lines[1:], start=1):
+        end = b"\r" if line.endswith(b"\r") else b""
+        body = line[: len(line) - len(end)]
+        pos = body.find(b"\r")
+        while pos >= 0 and body.count(b'"', 0, pos) % 2:  # inside quotes: the reader accepts it
+            pos = body.find(b"\r", pos + 1)
+        if pos >= 0:
+            n = len(aside)
+            aside[n] = body.decode("utf-8", errors="replace").replace("\r", "\\r")
+            lines[i] = f"{_SET_ASIDE}{n}".encode() + end
+            found = True
+    if not found:
+        return None
+    with tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False) as fh:
+        fh.write(b"\n".join(lines))
+    return Path(fh.name)
+
+
+def relabel_set_aside(found: Rejects, aside: dict[int, str]) -> None:
+    """Give the reader's rejects of placeholder lines their true reason and text."""
+    for r in found.rejected:
+        if r.raw.startswith(_SET_ASIDE) and r.raw[len(_SET_ASIDE) :].isdigit():
+            r.reason, r.raw = BARE_CR_REASON, aside.get(int(r.raw[len(_SET_ASIDE) :]), "")[:500]

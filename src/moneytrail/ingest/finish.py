@@ -179,19 +179,28 @@ def load_checked(
     location_sql: str = "location",
     relation: str = "stage",
     seen: str | None = None,
+    fresh_files: Sequence[str] = (),
+    sides: Sequence[str] = SIDES,
 ) -> FinishCounts:
     """Quarantine the bad records of `checked` and load the good ones; call inside a transaction.
 
     `checked` is what `check_into` returned for `relation` (the staged text,
     joined back by `ordinal`); SQL here reads it as `checked`.
+    `sides` are the sides whose party the format can fill (the others are
+    NULL in every record: unpivoting them only made rows to filter out).
     `source_file=None` means `checked` holds a batch of files, each row naming
     its own in `source_file`; each file's figures are then in the result's `files`.
 
-    `seen` names a table (source_file, rid) of the valid records of earlier
+    `seen` names a table (source_file, rid) of valid records of earlier
     chunks of the same batch, when a batch is loaded a chunk at a time (so
     memory stays flat in the file size): a record id valid earlier in its file
-    is then a duplicate, exactly as if the whole batch were one chunk; this
-    chunk's valid records are added to it.
+    is then a duplicate, exactly as if the whole batch were one chunk.
+    `fresh_files` are the batch's files of which the store held no record of
+    this provider before the batch: a record of theirs in `transactions` was
+    loaded by an earlier chunk, so the probe of the store that finds records
+    already there finds those too, and `seen` only gets this chunk's valid
+    records that are not loaded (already in store, or of a file not fresh):
+    none at all in a plain ingest, where it would otherwise grow with the file.
     """
     batch = source_file is None
     if seen is not None and not batch:
@@ -200,27 +209,33 @@ def load_checked(
     p_file = "checked.source_file" if batch else sql_str(source_file)
     by_file = "c.source_file, c.rid" if batch else "c.rid"
     # A record id seen earlier in the same file: the first one wins (numbered among the valid ones).
+    fresh = ", ".join(sql_str(f) for f in fresh_files)
     earlier = (
         f" OR EXISTS (SELECT 1 FROM {seen} e WHERE e.source_file = c.source_file AND e.rid = c.rid)"
         if seen is not None
         else ""
     )
+    if seen is not None and fresh:
+        earlier += (
+            f" OR (c.source_file IN ({fresh}) AND EXISTS "
+            "(SELECT 1 FROM present p WHERE p.record_id = c.rid AND p.source_file = c.source_file))"
+        )
     # Already in store: the store's ids of this provider among the valid ones (a scan of the
     # store probing the few ids here, not a hash of the whole store); in a batch, also an id
     # of an earlier file of the batch, as if the files came one by one. One pass gives every
     # reason: valid records are then those with none or 'already in store'.
     final = f"""
-        WITH dup AS (
+        WITH present AS (
+            SELECT t.record_id, t.source_file FROM transactions t
+            SEMI JOIN checked v ON v.rid = t.record_id AND v.reason IS NULL
+            WHERE t.provider = {p_provider}
+        ),
+        dup AS (
             SELECT c.* REPLACE (
                 CASE WHEN c.reason IS NULL AND (
                         row_number() OVER (PARTITION BY {by_file}, c.reason IS NULL ORDER BY c.ordinal) > 1{earlier})
                      THEN 'duplicate record id in file: ' || c.rid ELSE c.reason END AS reason)
             FROM checked c
-        ),
-        present AS (
-            SELECT t.record_id FROM transactions t
-            SEMI JOIN dup v ON v.rid = t.record_id AND v.reason IS NULL
-            WHERE t.provider = {p_provider}
         ),
         in_store AS (
             SELECT d.* REPLACE (
@@ -241,9 +256,10 @@ def load_checked(
         final += "SELECT * FROM in_store ORDER BY ordinal"
     checked = con.sql(final).to_arrow_table()
     if seen is not None:
+        loaded_later = f"(reason IS NULL AND source_file IN ({fresh}))" if fresh else "false"
         con.execute(
             f"INSERT INTO {seen} SELECT source_file, rid FROM checked "
-            "WHERE reason IS NULL OR reason = 'already in store'"
+            f"WHERE (reason IS NULL OR reason = 'already in store') AND NOT {loaded_later}"
         )
     counts = FinishCounts()
     # Only bad records need their text: the join reads `raw` and `location` for those alone.
@@ -272,7 +288,7 @@ def load_checked(
         FROM {relation} s JOIN checked c ON c.ordinal = s.ordinal
         WHERE c.reason IS NULL
     )"""
-    stage_norm = normalise_checked_values(con, good)  # noqa: F841 (read by the SQL below)
+    stage_norm = normalise_checked_values(con, good, sides)  # noqa: F841 (read by the SQL below)
 
     local_ts = "timezone(coalesce(tz.tz, {tz}), CAST(c.ts_v AS TIMESTAMPTZ))".format(
         tz=sql_str(naive_tz or "UTC")
@@ -321,16 +337,16 @@ def load_checked(
     counts.already_present = valid - counts.loaded
 
     # The sides of each record, unpivoted in one scan; then the normalised values join once per kind.
-    sides = ", ".join(
+    side_structs = ", ".join(
         "struct_pack(side := {side}, country_v := c.{s}_country_v, {fields})".format(
             side=sql_str("from" if s == "from" else "to"),
             s=s,
             fields=", ".join(f"{f} := c.{s}_{f}" for f in PARTY_FIELDS),
         )
-        for s in SIDES
+        for s in sides
     )
     side_rows = f"""
-        SELECT * FROM (SELECT c.rid, unnest([{sides}], recursive := true) FROM {good} c)
+        SELECT * FROM (SELECT c.rid, unnest([{side_structs}], recursive := true) FROM {good} c)
         WHERE party IS NOT NULL
     """
     cols = {
