@@ -40,8 +40,8 @@ from moneytrail.ingest.csv_reader import (
     install_reject_shift,
     read_into_batch,
     relabel_set_aside,
+    repair_line_ends,
     salvage_file,
-    set_aside_bare_returns,
 )
 from moneytrail.ingest.finish import SCRATCH_SETTING, FinishCounts, Rules, check_into, load_checked
 from moneytrail.ingest.pipeline import ahead, pacs_batches, pacs_in_process
@@ -342,10 +342,10 @@ def _ingest_csv(
             raise ValueError(f"{source.rel}: header differs from the rest of its batch")
         # Read the file; then read again, as files of their own, the lines a broken quote swallowed.
         pending: list[tuple[Path, int | None]] = [(source.path, None)]
-        aside: dict[int, str] = {}  # lines holding a bare CR, set aside before each read
+        aside: dict[int, str] = {}  # lines holding a bare CR outside quotes (`repair_line_ends`)
         while pending:
             path, base_line = pending.pop(0)
-            copy = set_aside_bare_returns(path, aside)
+            copy = repair_line_ends(path, aside)
             read_into_batch(
                 con,
                 copy or path,

@@ -53,7 +53,10 @@ def read_csv_header(path: Path) -> list[str]:
     with path.open("rb") as fh:
         first = fh.readline(1 << 20)
     text = first.decode("utf-8-sig", errors="replace")
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error:  # e.g. a bare CR in an unquoted name: no header to read
+        return []
     return [h.strip() for h in rows[0]] if rows else []
 
 

@@ -37,7 +37,7 @@ def header_names(path: Path, fmt: CsvFormat) -> list[str]:
     """Unique lower-case column names in header order; checks the required ones."""
     header = read_csv_header(path)
     if not header or not any(header):
-        raise HeaderError("empty file or no header row")
+        raise HeaderError("empty file or no readable header row")
     names: list[str] = []
     seen: set[str] = set()
     for h in header:
@@ -209,11 +209,12 @@ def _first_sentence(message: str | None) -> str:
     return text[:200]
 
 
-# A carriage return outside quotes, not ending a line, puts DuckDB's strict reader in an
-# invalid state: it raises for the whole file (inside the batch's transaction) instead of
-# rejecting the record. Such lines are set aside before the read, in a copy where each is
-# replaced by a one-field line the reader rejects in its place, so line numbers and the
-# rest of the file stay as they were.
+# DuckDB's strict reader raises for the whole file (inside the batch's transaction) instead
+# of rejecting a record when line ends are mixed (CRLF and LF lines in one file, as when
+# exports are concatenated) or a CR stands outside quotes not ending a line. Such a file is
+# read from a repaired copy: every line ended by LF, and each line holding a bare CR outside
+# quotes replaced by a numbered placeholder the reader rejects in its place, so line
+# numbers and the rest of the file stay as they were.
 BARE_CR_REASON = (
     "unreadable CSV record: a carriage return outside quotes (allowed only inside a quoted field)"
 )
@@ -221,41 +222,37 @@ _SET_ASIDE = "moneytrail: record set aside #"
 _CHUNK = 16 << 20
 
 
-def _has_bare_return(path: Path) -> bool:
-    """Whether some CR is not the start of a CRLF; reads in chunks, at the speed of bytes.count."""
+def _mixed_line_ends(path: Path) -> bool:
+    """Whether the file is neither all-LF nor all-CRLF; reads in chunks, at the speed of bytes.count."""
+    lf = crlf = cr = 0
     with open(path, "rb") as fh:
         tail = b""
         while chunk := fh.read(_CHUNK):
             block = tail + chunk
-            # a CR at the end of the block may start a CRLF split across chunks: decide it next time
+            # a CR at the end of the block may start a CRLF split across chunks: count it next time
             body, tail = (block[:-1], block[-1:]) if block.endswith(b"\r") else (block, b"")
-            if body.count(b"\r") != body.count(b"\r\n"):
-                return True
-        return tail == b"\r"
+            lf, crlf, cr = lf + body.count(b"\n"), crlf + body.count(b"\r\n"), cr + body.count(b"\r")
+    cr += len(tail)
+    return cr > 0 and not cr == crlf == lf
 
 
-def set_aside_bare_returns(path: Path, aside: dict[int, str]) -> Path | None:
-    """A copy of `path` with each line holding a bare CR outside quotes replaced by a numbered
-    placeholder, the line kept in `aside` under its number; None when there is none (the usual
-    case, one pass of bytes.count). Numbers continue those already in `aside`, so the lines a
-    broken quote swallowed, read again later, are relabelled too."""
-    if not _has_bare_return(path):
+def repair_line_ends(path: Path, aside: dict[int, str]) -> Path | None:
+    """A repaired copy of `path` when its line ends need it, else None (one pass of bytes.count).
+
+    Lines set aside are kept in `aside` under their placeholder's number; numbers continue
+    those already there, so lines a broken quote swallowed, read again later, keep theirs.
+    """
+    if not _mixed_line_ends(path):
         return None
-    lines = path.read_bytes().split(b"\n")
-    found = False
-    for i, line in enumerate(lines[1:], start=1):
-        end = b"\r" if line.endswith(b"\r") else b""
-        body = line[: len(line) - len(end)]
+    lines = [line.removesuffix(b"\r") for line in path.read_bytes().split(b"\n")]
+    for i, body in enumerate(lines[1:], start=1):
         pos = body.find(b"\r")
         while pos >= 0 and body.count(b'"', 0, pos) % 2:  # inside quotes: the reader accepts it
             pos = body.find(b"\r", pos + 1)
         if pos >= 0:
             n = len(aside)
             aside[n] = body.decode("utf-8", errors="replace").replace("\r", "\\r")
-            lines[i] = f"{_SET_ASIDE}{n}".encode() + end
-            found = True
-    if not found:
-        return None
+            lines[i] = f"{_SET_ASIDE}{n}".encode()
     with tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False) as fh:
         fh.write(b"\n".join(lines))
     return Path(fh.name)

@@ -1,7 +1,7 @@
-"""A carriage return outside quotes costs its own record, never the file or the run.
+"""Mixed line ends are read, and a carriage return outside quotes costs its own record only.
 
-DuckDB's strict CSV reader raises for the whole file on such a CR (found by
-fuzz/fuzz_csv.py); the ingest sets those lines aside before the read.
+DuckDB's strict CSV reader raises for the whole file on either (found by
+fuzz/fuzz_csv.py); the ingest reads such a file from a repaired copy.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from moneytrail.ingest import ingest_bundle
-from moneytrail.ingest.csv_reader import BARE_CR_REASON, _has_bare_return
+from moneytrail.ingest.csv_reader import BARE_CR_REASON, _mixed_line_ends
 from moneytrail.store import Warehouse
 from tests.conftest import REMITTANCE_HEADER, remittance_row
 
@@ -79,8 +79,24 @@ def test_bare_crs_anywhere_never_crash_and_lose_no_other_record(cuts: dict[int, 
     assert {f"line {i + 2}" for i in cuts} == {q[0] for q in quarantined if q[1] == BARE_CR_REASON}
 
 
+def test_concatenated_exports_with_mixed_line_ends_load_whole(tmp_path: Path) -> None:
+    lines = _lines()
+    header = ",".join(REMITTANCE_HEADER)
+    body = ("\r\n".join([header, *lines[:5]]) + "\r\n" + "\n".join(lines[5:]) + "\r").encode()
+    loaded, quarantined = _ingest(tmp_path, body)  # CRLF, then LF, then a CR ending the file
+    assert loaded == {f"G{i}" for i in range(N)} and quarantined == []
+
+
+def test_a_bad_record_after_mixed_line_ends_keeps_its_line(tmp_path: Path) -> None:
+    lines = _lines()
+    lines[7] = lines[7].replace("2026-03-01T02:14:09+08:00", "not a time")
+    body = ("\n".join([",".join(REMITTANCE_HEADER), *lines[:3]]) + "\n" + "\r\n".join(lines[3:]) + "\r\n").encode()
+    _, quarantined = _ingest(tmp_path, body)
+    assert [q[0] for q in quarantined] == ["line 9"]
+
+
 @given(st.binary(max_size=64), st.integers(1, 8))
-def test_bare_return_detection_matches_a_plain_scan(data: bytes, chunk: int) -> None:
+def test_mixed_line_end_detection_matches_a_plain_count(data: bytes, chunk: int) -> None:
     import moneytrail.ingest.csv_reader as reader
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,7 +104,22 @@ def test_bare_return_detection_matches_a_plain_scan(data: bytes, chunk: int) -> 
         path.write_bytes(data)
         old, reader._CHUNK = reader._CHUNK, chunk  # small chunks: CRLFs split across reads
         try:
-            found = _has_bare_return(path)
+            found = _mixed_line_ends(path)
         finally:
             reader._CHUNK = old
-    assert found == any(b == 13 and data[i + 1 : i + 2] != b"\n" for i, b in enumerate(data))
+    cr, crlf, lf = data.count(b"\r"), data.count(b"\r\n"), data.count(b"\n")
+    assert found == (cr > 0 and not cr == crlf == lf)
+
+
+def test_a_header_with_a_bare_cr_is_reported_not_raised(tmp_path: Path) -> None:
+    from moneytrail.ingest.bundle import read_csv_header
+
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"transfer_id,created\rat,sender_name\n1,2,3\n")
+    assert read_csv_header(path) == []
+    bundle = tmp_path / "b"
+    (bundle / "mto").mkdir(parents=True)
+    (bundle / "mto" / "f.csv").write_bytes(path.read_bytes())
+    with Warehouse(tmp_path / "s.duckdb") as wh:
+        report = ingest_bundle(wh, bundle)
+    assert report.unrecognised == ["mto/f.csv"]
