@@ -2,12 +2,16 @@
 
 Speed (default): builds a canonical warehouse of N random transactions
 (remittances, wallet payments and card purchases, with both parties and
-exact-key subjects) by SQL, then times (1) one DuckDB scan of the transactions
-and (2) ``score(con)``.
+exact-key subjects) by SQL, then times (1) one DuckDB scan of the stage's
+input (every column of ``transactions``, ``parties`` and ``subject_records``,
+as bench/scale.py measures it) and (2) ``score(con)``, wall and CPU seconds
+(all threads) with the load average beside them.
 
-    python bench/scoring.py [--rows 5000000]
+    python bench/scoring.py [--rows 5000000] [--store /tmp/b5m.duckdb] [--profile]
 
-Prints the figures and writes them to bench/results/scoring.json.
+``--store`` keeps the built warehouse and reuses it (each run scores a copy);
+``--profile`` lists the statements that took most CPU. Prints the figures and
+writes them to bench/results/scoring.json (or ``--output``).
 
 Quality: for each seed, a synthetic world (``moneytrail synth``), ingested,
 resolved and referral-linked once into ``WORK/wSEED/resolved.duckdb`` (kept and
@@ -30,13 +34,16 @@ import argparse
 import json
 import os
 import platform
+import resource
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+import duckdb
 
 from moneytrail.scoring import score
-from moneytrail.store import Warehouse
+from moneytrail.store import Warehouse, scalar
 
 
 def build(con: Any, n: int) -> None:
@@ -230,45 +237,108 @@ def main() -> None:
     ap.add_argument("--weights", help="quality: a weights file (default: the shipped weights.json)")
     ap.add_argument("--fresh", action="store_true", help="quality: rebuild the resolved stores")
     ap.add_argument("--no-baseline", action="store_true", help="quality: skip the rule baseline")
-    ap.add_argument("--output", help="quality: JSON results file")
+    ap.add_argument("--output", help="JSON results file (default bench/results/scoring.json or scoring_quality.json)")
+    ap.add_argument("--store", help="speed: keep the built warehouse here and reuse it (each run scores a copy)")
+    ap.add_argument("--profile", action="store_true", help="speed: the statements taking most CPU")
     args = ap.parse_args()
     if args.quality:
         quality(args)
         return
+    speed(args)
+
+
+# the tables the scoring stage reads, scanned as bench/scale.py does (every column of every row)
+SCORE_INPUTS = ("transactions", "parties", "subject_records")
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process, all threads (DuckDB's workers included)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+class StatementClock:
+    """The connection ``score`` sees: every statement's wall and CPU seconds (``--profile``)."""
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+        self.rows: list[tuple[float, float, str]] = []
+
+    def execute(self, sql: str, params: object = None) -> Any:
+        w, c = time.perf_counter(), cpu_seconds()
+        res = self.con.execute(sql, params or [])
+        self.rows.append((time.perf_counter() - w, cpu_seconds() - c, " ".join(sql.split())[:100]))
+        return res
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.con, name)
+
+
+def timed_scan(con: Any, sql: str) -> tuple[float, float]:
+    con.execute(sql).fetchall()  # warm: the stage, too, reads from memory
+    w, c = time.perf_counter(), cpu_seconds()
+    con.execute(sql).fetchall()
+    return time.perf_counter() - w, cpu_seconds() - c
+
+
+def speed(args: argparse.Namespace) -> None:
+    """Score a warehouse of N random transactions; set the time against one scan of its input."""
+    import shutil
+
     with tempfile.TemporaryDirectory() as d:
-        wh = Warehouse(Path(d) / "bench.duckdb")
-        t0 = time.perf_counter()
-        build(wh.con, args.rows)
-        build_s = time.perf_counter() - t0
-        wh.con.execute("CHECKPOINT")
-        scan = """SELECT count(*), sum(amount_usd), count(DISTINCT receiver_country), max(memo), max(merchant_name),
-                         max(ts_utc), max(local_hour), max(sender_country) FROM transactions"""
-        wh.con.execute(scan).fetchall()  # warm
-        t0 = time.perf_counter()
-        wh.con.execute(scan).fetchall()
-        scan_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        score(wh.con)
-        score_s = time.perf_counter() - t0
+        kept = Path(args.store) if args.store else None
+        path = Path(d) / "bench.duckdb"
+        build_s = None
+        if kept is None or not kept.is_file():
+            wh = Warehouse(kept or path)
+            t0 = time.perf_counter()
+            build(wh.con, args.rows)
+            build_s = time.perf_counter() - t0
+            wh.con.execute("CHECKPOINT")
+            wh.close()
+        if kept is not None:
+            shutil.copyfile(kept, path)  # score a copy: the kept store stays as built
+        wh = Warehouse(path)
+        rows = int(scalar(wh.con, "SELECT count(*) FROM transactions"))
+        # the whole input of the stage, every column, as bench/scale.py measures it
+        full = [timed_scan(wh.con, f"SELECT max(COLUMNS(*)::VARCHAR) FROM {t}") for t in SCORE_INPUTS]
+        scan_s, scan_cpu = sum(w for w, _ in full), sum(c for _, c in full)
+        # the narrower scan of earlier sessions (8 columns of transactions), kept for comparison
+        narrow_s, _ = timed_scan(wh.con, """SELECT count(*), sum(amount_usd), count(DISTINCT receiver_country),
+            max(memo), max(merchant_name), max(ts_utc), max(local_hour), max(sender_country) FROM transactions""")
+        load_before = os.getloadavg()
+        clock = StatementClock(wh.con) if args.profile else None
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        score(cast(duckdb.DuckDBPyConnection, clock) if clock else wh.con)
+        score_s, score_cpu = time.perf_counter() - t0, cpu_seconds() - c0
+        load_after = os.getloadavg()
         n = wh.con.execute("SELECT count(*) FROM transaction_scores").fetchone()
         wh.close()
     result = {
-        "rows": args.rows,
+        "rows": rows,
         "scored_rows": n[0] if n else 0,
-        "build_seconds": round(build_s, 2),
+        "build_seconds": round(build_s, 2) if build_s is not None else None,
         "scan_seconds": round(scan_s, 3),
+        "scan_cpu_seconds": round(scan_cpu, 3),
+        "scan_tables": list(SCORE_INPUTS),
+        "narrow_scan_seconds": round(narrow_s, 3),
         "score_seconds": round(score_s, 2),
+        "score_cpu_seconds": round(score_cpu, 2),
         "ratio_to_scan": round(score_s / scan_s, 1) if scan_s else None,
-        "rows_per_second": round(args.rows / score_s),
+        "cpu_ratio_to_scan": round(score_cpu / scan_cpu, 1) if scan_cpu else None,
+        "rows_per_second": round(rows / score_s),
+        "load_average": [round(load_before[0], 1), round(load_after[0], 1)],
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
+    if clock is not None:
+        top = sorted(clock.rows, key=lambda r: -r[1])[:15]
+        result["statements_by_cpu"] = [{"wall": round(w, 2), "cpu": round(c, 2), "sql": q} for w, c, q in top]
     print(json.dumps(result, indent=2))
-    out = Path(__file__).parent / "results" / "scoring.json"
+    out = Path(args.output) if args.output else Path(__file__).parent / "results" / "scoring.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-
 
 if __name__ == "__main__":
     main()

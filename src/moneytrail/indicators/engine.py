@@ -54,6 +54,8 @@ SUBJECT_INDICATORS = register(
 )
 
 _PH = re.compile(r"\{([a-z_]+)\}")
+# the alias of the paid side (``r.``) in a subject-level template; both aliases name one row of one table
+_R_ALIAS = re.compile(r"(?<![\w.])r\.(?=[A-Za-z_])")
 
 
 def _literal(value: object) -> str:
@@ -102,10 +104,27 @@ def render(ind: Indicator, cfg: ScoringConfig, expr: str) -> str:
     return _PH.sub(lambda m: param_sql(ind, m.group(1), cfg), expr)
 
 
-def fires_sql(ind: Indicator, cfg: ScoringConfig) -> str:
+def one_alias(expr: str) -> str:
+    """A subject-level template with its ``r.`` columns read as ``s.``.
+
+    The catalogue writes sender-level conditions over ``s.`` and receiver- and network-level
+    ones over ``r.``; both name the same row of ``mt_subj`` (or ``mt_subg``), so one scan with
+    one alias serves both, where a self-join on ``subject_id`` used to give the second alias.
+    """
+    return _R_ALIAS.sub("s.", expr)
+
+
+def condition_sql(ind: Indicator, cfg: ScoringConfig, *, subject: bool = False) -> str:
+    """The indicator's condition as a boolean that is never NULL (FALSE when disabled)."""
+    if ind.id in cfg.disabled:
+        return "FALSE"
+    return f"coalesce(({render(ind, cfg, one_alias(ind.fires) if subject else ind.fires)}), FALSE)"
+
+
+def fires_sql(ind: Indicator, cfg: ScoringConfig, *, subject: bool = False) -> str:
     if ind.id in cfg.disabled:
         return "0"
-    return f"CASE WHEN coalesce(({render(ind, cfg, ind.fires)}), FALSE) THEN 1 ELSE 0 END"
+    return f"CASE WHEN {condition_sql(ind, cfg, subject=subject)} THEN 1 ELSE 0 END"
 
 
 def threshold_sql(ind: Indicator, cfg: ScoringConfig) -> str:
@@ -142,21 +161,12 @@ def compute_indicators(
     con.execute(f"CREATE OR REPLACE TABLE mt_txi AS SELECT t.*, {cols} FROM mt_tx t")
     features.build_subjects(con, cfg)
     subj_inds = cat.by_level("sender") + cat.by_level("receiver")
-    scols = ",\n".join(f"{fires_sql(i, cfg)} AS f_{i.id}" for i in subj_inds)
-    con.execute(f"""
-        CREATE OR REPLACE TABLE mt_subi AS
-        SELECT s.subject_id, {scols}
-        FROM mt_subj s JOIN mt_subj r ON r.subject_id = s.subject_id
-    """)
+    scols = ",\n".join(f"{fires_sql(i, cfg, subject=True)} AS f_{i.id}" for i in subj_inds)
+    con.execute(f"CREATE OR REPLACE TABLE mt_subi AS SELECT s.subject_id, {scols} FROM mt_subj s")
     features.build_graph(con)
     net_inds = cat.by_level("network")
-    gcols = "".join(f",\n{fires_sql(i, cfg)} AS f_{i.id}" for i in net_inds)
-    # network-level indicators read the graph features as r. (and s.)
-    con.execute(f"""
-        CREATE OR REPLACE TABLE mt_subgi AS
-        SELECT s.subject_id{gcols}
-        FROM mt_subg s JOIN mt_subg r ON r.subject_id = s.subject_id
-    """)
+    gcols = "".join(f",\n{fires_sql(i, cfg, subject=True)} AS f_{i.id}" for i in net_inds)
+    con.execute(f"CREATE OR REPLACE TABLE mt_subgi AS SELECT s.subject_id{gcols} FROM mt_subg s")
     if long_tables:
         write_long_tables(con, cfg, cat)
 
@@ -171,19 +181,18 @@ def write_long_tables(con: duckdb.DuckDBPyConnection, cfg: ScoringConfig, cat: C
     con.execute("DROP TABLE IF EXISTS transaction_indicators")
     con.execute(TRANSACTION_INDICATORS.ddl())
     con.execute(f"INSERT INTO transaction_indicators {' UNION ALL '.join(parts)}")
+    # one filtered scan per indicator of the table its condition reads (no join): the condition
+    # is the one mt_subi / mt_subgi evaluated, so the rows are those whose f_<ID> is 1
     sparts = [
         f"SELECT s.subject_id, '{i.id}' AS indicator_id, "
-        f"CAST(({render(i, cfg, i.value)}) AS VARCHAR) AS value, {threshold_sql(i, cfg)} AS threshold "
-        f"FROM mt_subj s JOIN mt_subj r ON r.subject_id = s.subject_id "
-        f"JOIN mt_subi si ON si.subject_id = s.subject_id WHERE si.f_{i.id} = 1"
-        for i in cat.by_level("sender") + cat.by_level("receiver")
-    ] + [
-        f"SELECT s.subject_id, '{i.id}' AS indicator_id, "
-        f"CAST(({render(i, cfg, i.value)}) AS VARCHAR) AS value, {threshold_sql(i, cfg)} AS threshold "
-        f"FROM mt_subg s JOIN mt_subg r ON r.subject_id = s.subject_id "
-        f"JOIN mt_subgi si ON si.subject_id = s.subject_id WHERE si.f_{i.id} = 1"
-        for i in cat.by_level("network")
+        f"CAST(({render(i, cfg, one_alias(i.value))}) AS VARCHAR) AS value, {threshold_sql(i, cfg)} AS threshold "
+        f"FROM {table} s WHERE {condition_sql(i, cfg, subject=True)}"
+        for table, levels in (("mt_subj", ("sender", "receiver")), ("mt_subg", ("network",)))
+        for level in levels
+        for i in cat.by_level(level)
+        if i.id not in cfg.disabled
     ]
     con.execute("DROP TABLE IF EXISTS subject_indicators")
     con.execute(SUBJECT_INDICATORS.ddl())
-    con.execute(f"INSERT INTO subject_indicators {' UNION ALL '.join(sparts)}")
+    if sparts:
+        con.execute(f"INSERT INTO subject_indicators {' UNION ALL '.join(sparts)}")

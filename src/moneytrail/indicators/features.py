@@ -289,7 +289,8 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> None:
     entity resolution) count their intake together for the head of a group
     (``major_ratio``), relatives and neighbours who take more or less
     (``kin_bigger``, ``kin_smaller``) and alike unrelated peers (``n_peers``, a
-    syndicate's receivers). Ratios and shares are rounded to two decimals, as
+    syndicate's receivers); ``frag_nin`` is what those fragments receive (the
+    subject models' ``log_in_group``). Ratios and shares are rounded to two decimals, as
     explanations show them. Batch only: the real-time path scores
     transactions without them. Needs mt_txi.
     """
@@ -430,7 +431,8 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> None:
                coalesce(rp.n_reported_facilitator, 0) AS n_reported_facilitator,
                coalesce(rp.n_reported_viewer, 0) AS n_reported_viewer,
                coalesce(rp.n_reported_fac_paying, 0) AS n_reported_fac_paying,
-               coalesce(rp.own_tx, TRUE) AS own_tx
+               coalesce(rp.own_tx, TRUE) AS own_tx,
+               coalesce(gs.frag_nin, 0) AS frag_nin
         FROM ids
         LEFT JOIN fwd_cp fc ON fc.subject_id = ids.subject_id
         LEFT JOIN coll_cp cc ON cc.subject_id = ids.subject_id
@@ -443,4 +445,5 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> None:
         LEFT JOIN beside bc ON bc.subject_id = ids.subject_id
         LEFT JOIN reported rp ON rp.subject_id = ids.subject_id
         LEFT JOIN rname nm ON nm.receiver_id = ids.subject_id
+        LEFT JOIN gsum gs ON gs.receiver_id = ids.subject_id
     """)

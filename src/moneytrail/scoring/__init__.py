@@ -60,6 +60,11 @@ SUBJECT_SCORES = register(
 DEFAULT_TARGET_PRECISION = 0.95  # transactions
 DEFAULT_SUBJECT_TARGET_PRECISION = 0.9  # each role queue of subjects
 ROLE_FLOOR = 0.3  # below this best role score, the role is 'none'
+# a receiving subject is flagged only when it is itself more likely than not on the receiving side: with
+# most of a queue at ~1.0, the expected-precision rule alone reaches down to scores of 0.3
+RECEIVING_FLAG_FLOOR = 0.5
+QUICK_HANDOVER_S = 86400  # a hand-over within this many seconds of the receipt it passes on
+RISKY_RECEIVER = 0.5  # mean score of a subject's foreign receipts from which handing over at home counts
 CONSUMER_EVIDENCE = 0.5  # a flagged consumer has a payment scoring at least this (or a viewer report)
 
 CARD_TX = ("MT10", "MT11", "MT12", "MT13", "MT16")
@@ -86,6 +91,10 @@ def build_transaction_features(con: duckdb.DuckDBPyConnection) -> None:
     # money leaving a receiving subject (cash-out, passing on): the payer's receiver-level fires
     o = [f"CASE WHEN NOT {rel_r} AND NOT t.is_card_purchase THEN coalesce(si.f_{i.id}, 0) ELSE 0 END AS o_{i.id}"
          for i in cat.by_level("receiver")]
+    # a subject none of whose indicators fired reads as 0 either way (coalesce), so the hash
+    # tables hold only the subjects with a fire: most subjects of a real store have none
+    any_s = " OR ".join(f"f_{i.id} = 1" for i in cat.by_level("sender") + cat.by_level("receiver")) or "FALSE"
+    any_r = " OR ".join(f"f_{i.id} = 1" for i in cat.by_level("receiver")) or "FALSE"
     con.execute(f"""
         CREATE OR REPLACE TABLE mt_txf AS
         SELECT t.provider, t.record_id, t.sender_id, t.receiver_id,
@@ -96,8 +105,8 @@ def build_transaction_features(con: duckdb.DuckDBPyConnection) -> None:
                CASE WHEN {rel_s} THEN 1 ELSE 0 END AS rel_s,
                {", ".join(tx)}, {", ".join(s)}, {", ".join(r)}, {", ".join(o)}
         FROM mt_txi t
-        LEFT JOIN mt_subi si ON si.subject_id = t.sender_id
-        LEFT JOIN mt_subi ri ON ri.subject_id = t.receiver_id
+        LEFT JOIN (SELECT * FROM mt_subi WHERE {any_s}) si ON si.subject_id = t.sender_id
+        LEFT JOIN (SELECT * FROM mt_subi WHERE {any_r}) ri ON ri.subject_id = t.receiver_id
     """)
 
 
@@ -117,6 +126,7 @@ def build_subject_features(con: duckdb.DuckDBPyConnection) -> None:
     if table_exists(con, "subject_records"):
         universe += " UNION SELECT subject_id FROM subject_records"
     shares = ", ".join(f"avg(CAST(f.f_{i} AS DOUBLE)) AS share_{i}" for i in tx_ids)
+    reported_fac = "coalesce(gi.f_MT56, 0) = 1" if "MT56" in net_ids else "FALSE"
     con.execute(f"""
         CREATE OR REPLACE TABLE mt_subf AS
         WITH u AS ({universe}),
@@ -130,11 +140,43 @@ def build_subject_features(con: duckdb.DuckDBPyConnection) -> None:
             -- how much it receives (log counts): the head of an operation takes most of what its
             -- payers send, a relative named beside her less (facilitator vs intermediary)
             SELECT f.receiver_id AS subject_id, avg(s.score) AS tx_in,
-                   ln(1 + count(*)) AS log_in, ln(1 + count(DISTINCT f.sender_id)) AS log_senders,
+                   count(*) AS n_in, ln(1 + count(*)) AS log_in, ln(1 + count(DISTINCT f.sender_id)) AS log_senders,
                    avg(CAST(f.f_MT14 AS DOUBLE)) AS in_share_MT14,
                    avg(CAST(f.f_MT15 AS DOUBLE)) AS in_share_MT15
             FROM mt_txf f JOIN transaction_scores s USING (provider, record_id)
             WHERE f.is_xb_p2p = 1 GROUP BY f.receiver_id
+        ), coll AS (
+            -- money collected at home from receivers whose foreign receipts score as abuse: the head
+            -- of an operation (or a fragment of her that never receives from abroad) takes what her
+            -- relatives or a syndicate's receivers hand over; a neighbour paid by a migrant's
+            -- family collects from receivers whose receipts do not score
+            SELECT f.receiver_id AS subject_id, ln(1 + count(*)) AS log_coll_risky
+            FROM mt_txi f JOIN ins r ON r.subject_id = f.sender_id
+            WHERE f.is_p2p AND NOT f.cross_border AND f.txn_type <> 'payment' AND r.tx_in >= {RISKY_RECEIVER!r}
+              AND f.receiver_id <> f.sender_id
+            GROUP BY f.receiver_id
+        ), quick AS (
+            -- hand-overs that follow one of the sender's abuse-like receipts from abroad within a
+            -- day and take no more than it brought: passing on what just came in, which a
+            -- receiver's ordinary payments to neighbours do not
+            SELECT d.receiver_id AS subject_id, ln(1 + count(DISTINCT d.record_id)) AS log_coll_quick
+            FROM mt_txi d
+            JOIN mt_txf x ON x.receiver_id = d.sender_id AND x.is_xb_p2p = 1
+            JOIN transaction_scores xs ON xs.provider = x.provider AND xs.record_id = x.record_id
+            JOIN mt_txi xi ON xi.provider = x.provider AND xi.record_id = x.record_id
+            WHERE d.is_p2p AND NOT d.cross_border AND d.txn_type <> 'payment' AND d.receiver_id <> d.sender_id
+              AND xs.score >= {RISKY_RECEIVER!r} AND d.ts_s BETWEEN xi.ts_s AND xi.ts_s + {QUICK_HANDOVER_S}
+              AND d.amount_usd <= xi.amount_usd * 1.05
+            GROUP BY d.receiver_id
+        ), fwd AS (
+            -- the mirror: a risky receiver handing over at home to another such receiver (a relative
+            -- or a syndicate's receiver passing money to the head)
+            SELECT f.sender_id AS subject_id, ln(1 + count(*)) AS log_fwd_risky
+            FROM mt_txi f JOIN ins r ON r.subject_id = f.receiver_id JOIN ins s ON s.subject_id = f.sender_id
+            WHERE f.is_p2p AND NOT f.cross_border AND f.txn_type <> 'payment'
+              AND r.tx_in >= {RISKY_RECEIVER!r} AND s.tx_in >= {RISKY_RECEIVER!r}
+              AND f.receiver_id <> f.sender_id
+            GROUP BY f.sender_id
         )
         SELECT u.subject_id,
                {", ".join([f"coalesce(si.f_{i}, 0) AS f_{i}" for i in subj_ids]
@@ -143,9 +185,20 @@ def build_subject_features(con: duckdb.DuckDBPyConnection) -> None:
                coalesce(o.tx_out, 0) AS tx_out, coalesce(i.tx_in, 0) AS tx_in,
                coalesce(i.in_share_MT14, 0) AS in_share_MT14,
                coalesce(i.in_share_MT15, 0) AS in_share_MT15,
-               coalesce(i.log_in, 0) AS log_in, coalesce(i.log_senders, 0) AS log_senders
+               coalesce(i.log_in, 0) AS log_in, coalesce(i.log_senders, 0) AS log_senders,
+               coalesce(c.log_coll_risky, 0) AS log_coll_risky, coalesce(fw.log_fwd_risky, 0) AS log_fwd_risky,
+               coalesce(qk.log_coll_quick, 0) AS log_coll_quick,
+               -- a report names it facilitator, yet its own payments hold no receipt from abroad and
+               -- no quick hand-over: the money does not bear the report out (a subject with no
+               -- payments at all is another matter: there the report is all the evidence)
+               CASE WHEN {reported_fac} AND coalesce(g.own_tx, TRUE) AND coalesce(i.n_in, 0) = 0
+                         AND coalesce(qk.log_coll_quick, 0) = 0 THEN 1 ELSE 0 END AS report_unsupported,
+               -- with the co-paid fragments of the same name (one person split by entity resolution)
+               ln(1 + coalesce(i.n_in, 0) + coalesce(g.frag_nin, 0)) AS log_in_group
         FROM u LEFT JOIN mt_subi si USING (subject_id) LEFT JOIN mt_subgi gi USING (subject_id)
+        LEFT JOIN mt_subg g USING (subject_id)
         LEFT JOIN outs o USING (subject_id) LEFT JOIN ins i USING (subject_id)
+        LEFT JOIN coll c USING (subject_id) LEFT JOIN fwd fw USING (subject_id) LEFT JOIN quick qk USING (subject_id)
     """)
 
 
@@ -156,6 +209,7 @@ def subject_feature_names() -> list[str]:
         + [f"f_{i.id}" for i in cat.by_level("network")]
         + [f"share_{i.id}" for i in cat.by_level("transaction")]
         + ["tx_out", "tx_in", "in_share_MT14", "in_share_MT15", "log_in", "log_senders"]
+        + ["log_coll_risky", "log_fwd_risky", "log_in_group", "log_coll_quick", "report_unsupported"]
     )
 
 
@@ -220,8 +274,10 @@ def _score_transactions(
     reasons = "concat_ws(';', " + ", ".join(
         [f"CASE WHEN f_{i} = 1 THEN '{i}' END" for i in ids] + [f"CASE WHEN o_{i} = 1 THEN '{i}' END" for i in recv]
     ) + ")"
+    # scratch read twice (the flag threshold, then transaction_scores): a temporary table is
+    # not compressed and written to the store, which costs more than computing it
     con.execute(f"""
-        CREATE OR REPLACE TABLE mt_tx_scored AS
+        CREATE OR REPLACE TEMP TABLE mt_tx_scored AS
         SELECT provider, record_id, {models.transaction.score_sql()} AS score,
                {reasons} AS reasons
         FROM mt_txf
@@ -298,7 +354,7 @@ def _score_subjects(
         + ")"
     )
     con.execute(f"""
-        CREATE OR REPLACE TABLE mt_sub_scored AS
+        CREATE OR REPLACE TEMP TABLE mt_sub_scored AS
         WITH p AS (SELECT subject_id, {role_cols}, {split_col} AS p_split_model, {reasons} AS reasons,
                           {evidence} AS consumer_evidence, {fragment} AS report_fragment FROM mt_subf),
         q AS (
@@ -325,6 +381,8 @@ def _score_subjects(
         queue = f"(SELECT score FROM mt_sub_scored WHERE role = '{role}' AND {_eligible(role)})"
         thr = con.execute(flag_threshold_sql(queue, tp, None)).fetchone()
         thresholds[role] = thr[0] if thr and thr[0] is not None else 2.0
+        if role != "consumer":  # the queue's mean can carry a subject that is itself more likely not
+            thresholds[role] = max(thresholds[role], RECEIVING_FLAG_FLOOR)
     cases = " ".join(f"WHEN role = '{r}' AND {_eligible(r)} AND score >= {t!r} THEN 1" for r, t in thresholds.items())
     con.execute("DROP TABLE IF EXISTS subject_scores")
     con.execute(SUBJECT_SCORES.ddl())

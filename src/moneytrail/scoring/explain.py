@@ -114,7 +114,10 @@ def explain_subject(con: duckdb.DuckDBPyConnection, models: ModelSet, subject_id
     for w, ind, value, thr in sorted(rows, key=lambda r: -r[0]):
         table.add_row(ind.id, ind.title, str(value)[:40], thr, f"{w:+.2f}", ind.cite())
     extras = {"tx_out": "max score of its payments", "tx_in": "mean score of its receipts",
-              "log_in": "ln(1 + cross-border receipts)", "log_senders": "ln(1 + foreign senders)"}
+              "log_in": "ln(1 + cross-border receipts)", "log_senders": "ln(1 + foreign senders)",
+              "log_coll_risky": "ln(1 + transfers at home from receivers of abuse-like money)",
+              "log_fwd_risky": "ln(1 + hand-overs at home to another such receiver)",
+              "log_in_group": "ln(1 + cross-border receipts with its same-name co-paid fragments)"}
     for extra, title in extras.items():
         v = float(feats.get(extra, 0.0))
         if v > 0:

@@ -167,7 +167,9 @@ def train_on_many(cons: list[duckdb.DuckDBPyConnection], cfg: ScoringConfig | No
             continue  # too few dispositions for this role: keep the shipped model
         models.subject[role] = fit(SX, sy, hold, sfeats, c=SUBJECT_C)
     # which of the two receiving roles, fitted on the receiving-side subjects only
-    recv = sdf["role"].isin(["facilitator", "intermediary"]).to_numpy()
+    recv = sdf["role"].isin(["facilitator", "intermediary"]).to_numpy().copy()
+    if SPLIT_MAIN_ONLY:
+        recv &= _main_fragments(sdf)
     if recv.sum() >= 20 and 0 < (sdf["role"][recv] == "facilitator").sum() < recv.sum():
         ry = (sdf["role"][recv] == "facilitator").to_numpy(dtype=int)
         split = fit(SX[recv], ry, hold[recv], sfeats, c=SUBJECT_C)
@@ -175,6 +177,25 @@ def train_on_many(cons: list[duckdb.DuckDBPyConnection], cfg: ScoringConfig | No
         people = (sdf["person_key"][recv].astype(str).tolist() if "person_key" in sdf else None)
         models.thresholds[SPLIT_THRESHOLD] = split_threshold(split, SX[recv], ry, people)
     return models
+
+
+SPLIT_MAIN_ONLY = True
+
+
+def _main_fragments(sdf: pd.DataFrame) -> np.ndarray:
+    """False for a facilitator's minor fragments: subjects of a person who also has one that receives more.
+
+    A person is found when any one of her subjects is flagged, so the split model is fitted on each
+    facilitator's largest subject; her one-receipt fragments look like a relative and teach it to
+    call relatives facilitators.
+    """
+    order = sdf[["person_key", "log_in", "log_senders"]].copy()
+    order["i"] = np.arange(len(sdf))
+    best = order.sort_values(["person_key", "log_in", "log_senders", "i"], ascending=[True, False, False, True])
+    first = best.drop_duplicates("person_key")["i"].to_numpy()
+    main = np.zeros(len(sdf), dtype=bool)
+    main[first] = True
+    return main | (sdf["role"] != "facilitator").to_numpy()
 
 
 def split_threshold(split: LogisticModel, X: np.ndarray, y: np.ndarray, person: list[str] | None = None) -> float:
