@@ -9,6 +9,7 @@ emails, dates of birth), every two names are compatible, and the set is small.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -211,3 +212,48 @@ def test_a_wallet_two_cardholders_could_own_stays_apart(worlds: tuple[Path, Path
         )
         assert one != two
         assert subject_of(wh.con, "WalletQ:V-gb0:payer") not in (one, two)
+
+
+# --- the array path gives the sets the plain union-find gives -------------------------------
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_small_sets_by_arrays_accept_what_the_plain_path_accepts(seed: int) -> None:
+    """``only_candidate_links`` keeps the edges of small connected sets with scipy before
+    fetching anything; on edges that do not clash (SQL drops those first) the links
+    accepted are those the plain path accepts over all edges, crowds included."""
+    import pyarrow as pa
+
+    from moneytrail.resolve.accounts import _clash, _small_component_edges
+
+    rng = random.Random(seed)
+    first = ["ana", "ben", "carla", "dario", "elena", "f", "g"]
+    info: dict[int, tuple[list[str], set[object], set[object], set[object]]] = {}
+    accounts: dict[int, dict[str, set[str]]] = {}
+    for g in range(1, 400):
+        info[g] = (
+            sorted({f"{rng.choice(first)} cruz", f"{rng.choice(first)} cruz"}),
+            {f"+63{rng.randrange(3)}"} if rng.random() < 0.3 else set(),
+            set(),
+            set(),
+        )
+        if rng.random() < 0.4:
+            accounts[g] = {f"bank{rng.randrange(2)}|card": {f"tok{rng.randrange(4)}"}}
+    pairs: set[tuple[int, int]] = set()
+    for _ in range(450):  # sparse enough for small sets, dense enough for a few crowds
+        a, b = sorted(rng.sample(range(1, 400), 2))
+        pairs.add((a, b))
+    empty: tuple[list[str], set[object], set[object], set[object]] = ([], set(), set(), set())
+    edges = [
+        (a, b, a * 10, b * 10, "PH")
+        for a, b in sorted(pairs)
+        if not _clash(info.get(a, empty), info.get(b, empty), accounts.get(a, {}), accounts.get(b, {}))
+    ]
+    table = pa.table(
+        {name: pa.array([e[i] for e in edges]) for i, name in enumerate(("ga", "gb", "rid_a", "rid_b", "country"))}
+    )
+    small = _small_component_edges(table)
+    assert 0 < len(small) < len(edges)  # some sets were crowds
+    want = _accept(edges, info, accounts)
+    assert want  # some sets joined
+    assert _accept(small, info, accounts) == want

@@ -120,7 +120,7 @@ def test_subject_ids_follow_the_first_record_key(con: duckdb.DuckDBPyConnection)
         root[rid] = rid if rng.random() < 0.3 else root[rng.randint(1, rid)] or rid
     saved = con.execute("SELECT * FROM subject_records").fetchall()
     try:
-        _write_subjects(con, root, append=False)
+        assert _write_subjects(con, root, append=False) == len(set(root[1:]))
         got = con.execute("SELECT * FROM subject_records").fetchall()  # in stored order
         con.register(
             "_g",

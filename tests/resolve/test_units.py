@@ -55,7 +55,7 @@ def _two_groups(bridge: list[tuple[int, int]]) -> list[int]:
     strong_r = [2, 3, 4, 5, 7, 8, 9, 10]
     scored = [(a, b, 20.0) for a, b in bridge]
     res = cluster(10, list(range(11)), strong_l, strong_r, scored, chain_large=3, chain_min_records=2)
-    return res.root
+    return res.root.tolist()
 
 
 def test_chaining_guard_refuses_a_single_bridge_between_large_groups() -> None:

@@ -28,9 +28,10 @@ from collections.abc import Callable
 from itertools import combinations
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
-from moneytrail.resolve.counterparty import add_weight, record_groups
+from moneytrail.resolve.counterparty import Roots, add_weight, record_groups
 
 ACCOUNT_MIN_WEIGHT = 6.0
 ACCOUNT_WEIGHT = 3.0
@@ -44,15 +45,16 @@ WHERE account IS NOT NULL AND account_kind IS NOT NULL AND origin <> 'merchant'
 """
 
 
-def account_keys(con: duckdb.DuckDBPyConnection) -> tuple[list[int], list[int], list[int]]:
-    """(rid, key, account) as integers, for :func:`moneytrail.resolve.clustering.cluster`."""
+def account_keys(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rid, key, account) as int64 arrays, for :func:`moneytrail.resolve.clustering.cluster`."""
     cols = con.execute(
         f"""
         SELECT rid, dense_rank() OVER (ORDER BY k) AS key, dense_rank() OVER (ORDER BY k, account) AS acct
         FROM ({OWN_ACCOUNTS_SQL}) ORDER BY rid
         """
     ).fetchnumpy()
-    return cols["rid"].tolist(), cols["key"].tolist(), cols["acct"].tolist()
+    rid, key, acct = (np.asarray(cols[c], dtype=np.int64) for c in ("rid", "key", "acct"))
+    return rid, key, acct
 
 
 def _agree(col: str) -> str:
@@ -64,7 +66,7 @@ def _groups_agree(col: str) -> str:
 
 
 def adjust_accounts(
-    con: duckdb.DuckDBPyConnection, root: list[int], threshold: float, weight: float | None = None
+    con: duckdb.DuckDBPyConnection, root: Roots, threshold: float, weight: float | None = None
 ) -> int:
     """Set ``w_account`` on ``_resolve_scored`` (and its match weight and probability)
     from the subjects in ``root``. Returns the number of pairs given the evidence."""
@@ -174,7 +176,7 @@ ONLY_CANDIDATE_NAME_WEIGHT = 5.0
 
 
 def only_candidate_links(
-    con: duckdb.DuckDBPyConnection, root: list[int]
+    con: duckdb.DuckDBPyConnection, root: Roots
 ) -> list[tuple[int, int, str, str]]:
     """Links ``(rid, rid, 'only_candidate', value)`` joining subjects that are each other's
     only possible match (after the last clustering pass, ``root``).
@@ -256,7 +258,7 @@ def only_candidate_links(
                 f" AND NOT list_has_any(x.{col}, y.{col}))"
             )
 
-        edges = con.execute(
+        found = con.sql(
             f"""
             SELECT e.ga, e.gb, e.rid_a, e.rid_b, e.country FROM _resolve_oc_edges e
             LEFT JOIN _resolve_oc_attr x ON x.grp = e.ga LEFT JOIN _resolve_oc_attr y ON y.grp = e.gb
@@ -268,7 +270,8 @@ def only_candidate_links(
             WHERE NOT coalesce({apart("phones")} OR {apart("emails")} OR {apart("dobs")}, FALSE)
               AND c.ga IS NULL
             """
-        ).fetchall()
+        ).to_arrow_table()
+        edges = _small_component_edges(found)
         if not edges:
             return []
         grps = pa.table(
@@ -298,6 +301,31 @@ def only_candidate_links(
     for g, k, accts in own:
         accounts.setdefault(int(g), {})[str(k)] = set(accts)
     return _accept_components(edges, info, accounts, names_compatible)
+
+
+def _small_component_edges(found: pa.Table) -> list[tuple[int, int, int, int, str]]:
+    """The candidate edges ``(ga, gb, rid_a, rid_b, country)`` of the connected sets of at
+    most ``ONLY_CANDIDATE_MAX_SUBJECTS`` subjects, found with arrays (scipy): a crowd of
+    namesakes makes one set of thousands of subjects, which a Python union-find
+    without path compression walked quadratically, and whose attributes were fetched
+    for nothing. The clashing edges are already gone (SQL), so the sets are those
+    :func:`_accept_components` would form."""
+    if found.num_rows == 0:
+        return []
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    ga = found.column("ga").to_numpy().astype(np.int64, copy=False)
+    gb = found.column("gb").to_numpy().astype(np.int64, copy=False)
+    grps, inv = np.unique(np.concatenate([ga, gb]), return_inverse=True)
+    m, n = len(ga), len(grps)
+    graph = coo_matrix((np.ones(m, dtype=np.int8), (inv[:m], inv[m:])), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    size = np.bincount(label)
+    keep = np.nonzero(size[label[inv[:m]]] <= ONLY_CANDIDATE_MAX_SUBJECTS)[0]
+    kept = found.take(pa.array(keep))
+    cols = [kept.column(c).to_pylist() for c in ("ga", "gb", "rid_a", "rid_b", "country")]
+    return list(zip(*cols, strict=True))
 
 
 _Subject = tuple[list[str], set[object], set[object], set[object]]  # names, phones, emails, dobs

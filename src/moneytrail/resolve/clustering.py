@@ -31,6 +31,9 @@ from typing import Any
 
 import numpy as np
 
+Ints = Sequence[int] | np.ndarray
+"""Record numbers (or keys) as a list or an int64 array."""
+
 
 class UnionFind:
     def __init__(self, n: int) -> None:
@@ -46,8 +49,9 @@ class UnionFind:
 
 @dataclass
 class ClusterResult:
-    root: list[int]
-    """Group root of every record index (0 is unused)."""
+    root: np.ndarray
+    """Group root of every record index (0 is unused), as an int64 array: a list of
+    ten million Python ints per pass cost seconds and half a gigabyte."""
     strong_merged: list[int] = field(default_factory=list)
     """Indexes into the strong edge list of the edges that united two groups."""
     scored_merged: list[tuple[int, int, int, int]] = field(default_factory=list)
@@ -83,7 +87,7 @@ def _as_arrays(
     return sc[:, 0].astype(np.int64), sc[:, 1].astype(np.int64), sc[:, 2]
 
 
-def _components(n: int, strong_l: Sequence[int], strong_r: Sequence[int]) -> np.ndarray:
+def _components(n: int, strong_l: Ints, strong_r: Ints) -> np.ndarray:
     """Group root (smallest record number) of every record after the strong links,
     by connected components (scipy) instead of a Python union-find loop."""
     from scipy.sparse import coo_matrix
@@ -99,7 +103,7 @@ def _components(n: int, strong_l: Sequence[int], strong_r: Sequence[int]) -> np.
     return first[labels]
 
 
-def _strong_merged(n: int, strong_l: Sequence[int], strong_r: Sequence[int]) -> list[int]:
+def _strong_merged(n: int, strong_l: Ints, strong_r: Ints) -> list[int]:
     """The strong edges that united two groups, as the sequential union-find over
     the edges in their order would find them: Kruskal's spanning forest with the
     edge's position as its weight (scipy's minimum spanning tree)."""
@@ -133,13 +137,15 @@ def _roots(parent: np.ndarray) -> np.ndarray:
 
 def _sequential_strong(
     n: int,
-    strong_l: Sequence[int],
-    strong_r: Sequence[int],
+    strong_l: Ints,
+    strong_r: Ints,
     initial: Sequence[int] | None,
     frozen: set[int] | None,
 ) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Incremental runs: (root, frozen flag per root, merging strong edges) after
     pre-uniting ``initial`` and the strong links, no two frozen groups merged."""
+    strong_l = np.asarray(strong_l, dtype=np.int64).tolist()
+    strong_r = np.asarray(strong_r, dtype=np.int64).tolist()
     uf = UnionFind(n)
     parent, find = uf.parent, uf.find
     is_frozen = [False] * n
@@ -266,16 +272,16 @@ def _csr(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
 
 def cluster(
     n_records: int,
-    record_pid: Sequence[int] | np.ndarray,
-    strong_l: Sequence[int],
-    strong_r: Sequence[int],
+    record_pid: Ints,
+    strong_l: Ints,
+    strong_r: Ints,
     scored: ScoredLinks | Sequence[tuple[int, int, float]],
     *,
     chain_large: int,
     chain_min_records: int,
     initial: Sequence[int] | None = None,
     frozen: set[int] | None = None,
-    accounts: tuple[Sequence[int], Sequence[int], Sequence[int]] | None = None,
+    accounts: tuple[Ints, Ints, Ints] | None = None,
     strong_cache: dict[str, Any] | None = None,
 ) -> ClusterResult:
     """Cluster records ``1..n_records``.
@@ -296,7 +302,7 @@ def cluster(
     (numbered 0..G-1), not over every record: a pass costs what its links cost.
     """
     n = n_records + 1
-    result = ClusterResult(root=[])
+    result = ClusterResult(root=np.zeros(0, dtype=np.int64))
     cache: dict[str, Any] = strong_cache if strong_cache is not None else {}
 
     # 1. strong links
@@ -328,11 +334,11 @@ def cluster(
         cache["nodes"] = _nodes(root0, record_pid, n)
     nodes: _Nodes | None = cache["nodes"]
     if nodes is None or not len(scored):
-        result.root = root0.tolist()
+        result.root = root0.copy()
         return result
     ea, eb, epl, epr = _edges(nodes, *_as_arrays(scored))
     if len(ea) == 0:
-        result.root = root0.tolist()
+        result.root = root0.copy()
         return result
 
     # the groups the links touch, numbered 0..G-1 in the order of their root record
@@ -344,7 +350,11 @@ def cluster(
     # group number of every strong-link root (-1: untouched)
     cg_of_root = np.full(n, -1, dtype=np.int64)
     cg_of_root[groups] = np.arange(n_groups, dtype=np.int64)
-    ap_cg = cg_of_root[ap_group_full]
+    # the touched aps, renumbered 0..T-1 (in ap order): the lists the walk reads are
+    # as long as the links, not as the millions of aps
+    ta = np.searchsorted(touched_aps, ea)
+    tb = np.searchsorted(touched_aps, eb)
+    t_cg = cg_of_root[ap_group_full[touched_aps]]
     parent = list(range(n_groups))
     size = np.bincount(root0, minlength=n)[groups].tolist()
     is_frozen = frozen_root[groups].tolist() if frozen_root is not None else [False] * n_groups
@@ -356,16 +366,16 @@ def cluster(
         return x
 
     # neighbours of every touched ap (CSR), for the chaining guard's support count
-    both = np.concatenate([ea, eb])
-    other = np.concatenate([eb, ea])
-    nb_order, nb_ptr = _csr(both, len(ap_group_full))
+    both = np.concatenate([ta, tb])
+    other = np.concatenate([tb, ta])
+    nb_order, nb_ptr = _csr(both, len(touched_aps))
     nb_list = other[nb_order].tolist()
     nb_ptr_l = nb_ptr.tolist()
-    ap_cg_l = ap_cg.tolist()
-    ap_count = nodes.count.tolist()
+    ap_cg_l = t_cg.tolist()
+    ap_count = nodes.count[touched_aps].tolist()
     # touched aps of each group: a CSR, copied into a list when the group first merges
-    mem_order, mem_ptr = _csr(ap_cg[touched_aps], n_groups)
-    mem_aps = touched_aps[mem_order].tolist()
+    mem_order, mem_ptr = _csr(t_cg, n_groups)
+    mem_aps = mem_order.tolist()
     mem_ptr_l = mem_ptr.tolist()
     members: dict[int, list[int]] = {}
     n_members = np.diff(mem_ptr).tolist()
@@ -437,7 +447,7 @@ def cluster(
 
     refused: dict[tuple[int, int], tuple[int, int]] = {}
     ap_rep = nodes.rep
-    ca_l, cb_l = ap_cg[ea].tolist(), ap_cg[eb].tolist()
+    ca_l, cb_l = t_cg[ta].tolist(), t_cg[tb].tolist()
     merged_at: list[int] = []
     for i, (ca, cb) in enumerate(zip(ca_l, cb_l, strict=True)):
         ra, rb = find(ca), find(cb)
@@ -492,7 +502,7 @@ def cluster(
             )
         )
         result.merges += len(merged_at)
-    result.root = root.tolist()
+    result.root = root
     return result
 
 
@@ -503,7 +513,7 @@ def unite_after(result: ClusterResult, pairs: list[tuple[int, int]], first_index
     the pairs that united two groups are added to ``result.strong_merged``."""
     if not pairs:
         return
-    root = np.asarray(result.root, dtype=np.int64)
+    root = np.array(result.root, dtype=np.int64)  # a copy: the caller's array is not changed
     parent: dict[int, int] = {}
 
     def find(x: int) -> int:
@@ -525,4 +535,4 @@ def unite_after(result: ClusterResult, pairs: list[tuple[int, int]], first_index
     idx = np.clip(np.searchsorted(keys, root), 0, len(keys) - 1)
     hit = keys[idx] == root
     root[hit] = vals[idx[hit]]
-    result.root = root.tolist()
+    result.root = root

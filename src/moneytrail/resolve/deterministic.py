@@ -25,7 +25,7 @@ import duckdb
 import pyarrow as pa
 
 from moneytrail.resolve import tables as T
-from moneytrail.resolve.counterparty import record_groups
+from moneytrail.resolve.counterparty import Roots, record_groups
 from moneytrail.resolve.names import names_compatible
 
 
@@ -216,7 +216,7 @@ def blank_shared(con: duckdb.DuckDBPyConnection, *, from_rid: int = 0) -> None:
 
 
 def merchant_name_links(
-    con: duckdb.DuckDBPyConnection, root: list[int]
+    con: duckdb.DuckDBPyConnection, root: Roots
 ) -> list[tuple[int, int, str, str]]:
     """Links ``(rid_merchant, rid_party, 'merchant_name', value)`` joining a merchant to the one
     subject that is paid under its exact name in its country.

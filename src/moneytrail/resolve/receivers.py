@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import duckdb
 
-from moneytrail.resolve.counterparty import add_weight, profile_counterparties, record_groups
+from moneytrail.resolve.counterparty import Roots, add_weight, profile_counterparties, record_groups
 from moneytrail.resolve.names import install_macros
 
 RECEIVER_CP_WEIGHT = 6.0
 COMPATIBLE_NAME_WEIGHT = 5.0
 
 
-def _groups(con: duckdb.DuckDBPyConnection, root: list[int]) -> None:
+def _groups(con: duckdb.DuckDBPyConnection, root: Roots) -> None:
     """Per profile its subject, per subject its phones, emails and dates of birth, and
     per profile the subjects it transacts with, after the second pass."""
     con.register("_resolve_rcv_groups", record_groups(root))
@@ -71,7 +71,7 @@ def _groups_agree(col: str) -> str:
     return f"coalesce(len(g1.{col}) = 0 OR len(g2.{col}) = 0 OR len(list_intersect(g1.{col}, g2.{col})) > 0, TRUE)"
 
 
-def adjust_receivers(con: duckdb.DuckDBPyConnection, root: list[int], weight: float | None = None) -> int:
+def adjust_receivers(con: duckdb.DuckDBPyConnection, root: Roots, weight: float | None = None) -> int:
     """Set ``w_receiver`` on ``_resolve_scored`` (and its match weight and probability)
     from the subjects in ``root``. Returns the number of pairs given the evidence."""
     w = RECEIVER_CP_WEIGHT if weight is None else float(weight)

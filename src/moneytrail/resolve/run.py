@@ -17,8 +17,8 @@ from moneytrail.resolve.accounts import account_keys, adjust_accounts, only_cand
 from moneytrail.resolve.blocking import build_pairs
 from moneytrail.resolve.clustering import ClusterResult, ScoredLinks, cluster, unite_after
 from moneytrail.resolve.config import ResolveReport, ResolveSettings
+from moneytrail.resolve.counterparty import Roots, counterparty_sets
 from moneytrail.resolve.counterparty import adjust as adjust_counterparty
-from moneytrail.resolve.counterparty import counterparty_sets
 from moneytrail.resolve.counterparty import estimate as estimate_counterparty
 from moneytrail.resolve.deterministic import (
     SELF_TRANSFER_TYPES,
@@ -80,6 +80,58 @@ def levels_json_sql(labels: dict[str, list[tuple[float, str]]], alias: str) -> s
     return "json_object(" + ", ".join(parts) + ")::VARCHAR"
 
 
+
+
+# While resolving, the warehouse's DuckDB keeps to this share of the machine (or to its
+# own limit when that is lower), and Splink's DuckDB to SPLINK_MEMORY
+# (splink_model.py): a 5-million-transaction resolution peaked at 16.7 GiB with the
+# warehouse at 45 % and Splink at 30 %. Beyond these, DuckDB spills to disk.
+RESOLVE_MEMORY = "20%"
+
+_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def _memory_bytes(con: duckdb.DuckDBPyConnection, setting: str = "") -> int | None:
+    """The memory limit of ``con``, or the one ``setting`` (``'20%'``, ``'8GB'``) would give
+    (in a scratch DuckDB), in bytes as DuckDB shows it: one decimal of its unit."""
+    probe = duckdb.connect() if setting else con
+    try:
+        if setting:
+            probe.execute(f"SET memory_limit = '{setting}'")
+        shown = probe.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        number, unit = str(shown).split()
+        return int(float(number) * _UNITS[unit])
+    except (duckdb.Error, ValueError, KeyError, IndexError):
+        return None
+    finally:
+        if setting:
+            probe.close()
+
+
+@contextmanager
+def _memory_budget(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Lower the warehouse's memory limit to RESOLVE_MEMORY for the run, then restore it."""
+    if not isinstance(con, duckdb.DuckDBPyConnection):  # another engine (Spark): left alone
+        yield
+        return
+    current = _memory_bytes(con)
+    budget = _memory_bytes(con, RESOLVE_MEMORY)
+    if current is None or budget is None or budget >= current:
+        yield
+        return
+    con.execute(f"SET memory_limit = '{budget}B'")
+    try:
+        yield
+    finally:
+        # DuckDB shows a limit to one decimal of its unit, rounded down: restoring half a
+        # step above keeps it where it was, run after run, instead of creeping down
+        con.execute(f"SET memory_limit = '{current + _step(current) // 2}B'")
+
+
+def _step(n_bytes: int) -> int:
+    """A tenth of the unit DuckDB shows a size of ``n_bytes`` in."""
+    unit = max((u for u in (2**10, 2**20, 2**30, 2**40) if n_bytes >= u), default=1)
+    return max(unit // 10, 1)
 
 
 # Scored pairs below this match weight are not kept in _resolve_scored.
@@ -164,25 +216,23 @@ def _write_links(
     if not append:
         con.execute("DELETE FROM resolve_links")
     floor = float(link_floor)
-    merged_flags = [False] * len(strong["rid_l"])
-    for i in res.strong_merged:
-        merged_flags[i] = True
+    merged_flags = np.zeros(len(strong["rid_l"]), dtype=bool)
+    merged_flags[np.asarray(res.strong_merged, dtype=np.int64)] = True
     strong_tbl = pa.table(
         {
-            "rid_l": pa.array(strong["rid_l"], pa.int64()),
-            "rid_r": pa.array(strong["rid_r"], pa.int64()),
-            "kind": pa.array(
-                [("transaction:" if k in SELF_TRANSFER_TYPES else "identifier:") + k for k in strong["kind"]],
-                pa.string(),
-            ),
+            "rid_l": pa.array(np.asarray(strong["rid_l"], dtype=np.int64)),
+            "rid_r": pa.array(np.asarray(strong["rid_r"], dtype=np.int64)),
+            "kind": pa.array(strong["kind"], pa.string()),
             "value": pa.array(strong["value"], pa.string()),
-            "merged": pa.array(merged_flags, pa.bool_()),
+            "merged": pa.array(merged_flags),
         }
     )
+    transaction_kinds = ", ".join(f"'{k}'" for k in SELF_TRANSFER_TYPES)
     con.register("_resolve_strong_arrow", strong_tbl)
     con.execute(
-        "INSERT INTO resolve_links SELECT rid_l, rid_r, kind, value, NULL, NULL, NULL, merged "
-        "FROM _resolve_strong_arrow"
+        "INSERT INTO resolve_links SELECT rid_l, rid_r, "
+        f"CASE WHEN kind IN ({transaction_kinds}) THEN 'transaction:' ELSE 'identifier:' END || kind, "
+        "value, NULL, NULL, NULL, merged FROM _resolve_strong_arrow"
     )
     con.unregister("_resolve_strong_arrow")
     if not table_exists(con, "_resolve_scored"):
@@ -204,22 +254,28 @@ def _write_links(
         FROM _resolve_merged_arrow m JOIN _resolve_scored s USING (pid_l, pid_r)
         """
     )
+    # a profile's first and last record, in one pass over the records (not one each)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _resolve_pid_reps AS SELECT pid, min(rid) AS lo, max(rid) AS hi "
+        "FROM resolve_records WHERE pid IS NOT NULL GROUP BY pid"
+    )
     con.execute(
         f"""
         INSERT INTO resolve_links
-        SELECT pl.rep, pr.rep, 'splink', NULL, s.match_weight, s.match_probability, {levels}, FALSE
+        SELECT pl.lo, pr.hi, 'splink', NULL, s.match_weight, s.match_probability, {levels}, FALSE
         FROM _resolve_scored s
         ANTI JOIN _resolve_merged_arrow m USING (pid_l, pid_r)
-        JOIN (SELECT pid, min(rid) AS rep FROM resolve_records GROUP BY pid) pl ON pl.pid = s.pid_l
-        JOIN (SELECT pid, max(rid) AS rep FROM resolve_records GROUP BY pid) pr ON pr.pid = s.pid_r
+        JOIN _resolve_pid_reps pl ON pl.pid = s.pid_l
+        JOIN _resolve_pid_reps pr ON pr.pid = s.pid_r
         WHERE s.match_probability >= {floor}
         """
     )
+    con.execute("DROP TABLE IF EXISTS _resolve_pid_reps")
     con.unregister("_resolve_merged_arrow")
 
 
 def _write_subjects(
-    con: duckdb.DuckDBPyConnection, root: list[int], *, append: bool, new_from_rid: int = 0
+    con: duckdb.DuckDBPyConnection, root: Roots, *, append: bool, new_from_rid: int = 0
 ) -> int:
     """Write subject_records from the group root of every record."""
     rids = pa.array(np.arange(len(root), dtype=np.int64))
@@ -282,14 +338,32 @@ def _write_subjects(
 
 
 def _strong_arrays(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    cols = con.execute(
+    """The strong links in clustering order: record numbers as int64 arrays, kinds and
+    values as Arrow arrays (millions of Python strings cost seconds and gigabytes)."""
+    t = con.sql(
         "SELECT rid_l, rid_r, kind, value FROM _resolve_strong "
         "ORDER BY CASE kind WHEN 'merchant' THEN 0 WHEN 'account' THEN 1 WHEN 'card' THEN 2 "
         "WHEN 'iban' THEN 3 WHEN 'id_doc' THEN 4 WHEN 'withdrawal' THEN 5 WHEN 'email' THEN 6 "
         "WHEN 'phone' THEN 7 ELSE 8 END, "
         "rid_l, rid_r"
-    ).fetchnumpy()
-    return {k: cols[k].tolist() for k in ("rid_l", "rid_r", "kind", "value")}
+    ).to_arrow_table()
+    return {
+        "rid_l": t.column("rid_l").to_numpy().astype(np.int64, copy=False),
+        "rid_r": t.column("rid_r").to_numpy().astype(np.int64, copy=False),
+        "kind": t.column("kind").combine_chunks().cast(pa.string()),
+        "value": t.column("value").combine_chunks().cast(pa.string()),
+    }
+
+
+def _append_strong(strong: dict[str, Any], links: list[tuple[int, int, str, str]]) -> None:
+    """Append links found after clustering (merchant names, only candidates) to ``strong``."""
+    if not links:
+        return
+    rid_l, rid_r, kind, value = (list(c) for c in zip(*links, strict=True))
+    strong["rid_l"] = np.concatenate([strong["rid_l"], np.asarray(rid_l, dtype=np.int64)])
+    strong["rid_r"] = np.concatenate([strong["rid_r"], np.asarray(rid_r, dtype=np.int64)])
+    strong["kind"] = pa.concat_arrays([strong["kind"], pa.array(kind, pa.string())])
+    strong["value"] = pa.concat_arrays([strong["value"], pa.array(value, pa.string())])
 
 
 def _record_pids(con: duckdb.DuckDBPyConnection, n: int) -> np.ndarray:
@@ -302,7 +376,11 @@ def _record_pids(con: duckdb.DuckDBPyConnection, n: int) -> np.ndarray:
 
 def resolve(con: duckdb.DuckDBPyConnection, settings: ResolveSettings | None = None) -> ResolveReport:
     """Resolve every record in the warehouse into subjects (a full run)."""
-    settings = settings or ResolveSettings()
+    with _memory_budget(con):
+        return _resolve(con, settings or ResolveSettings())
+
+
+def _resolve(con: duckdb.DuckDBPyConnection, settings: ResolveSettings) -> ResolveReport:
     report = ResolveReport(threshold=settings.threshold)
     with _timed(report, "records"):
         con.execute("DROP TABLE IF EXISTS resolve_profiles")
@@ -367,11 +445,7 @@ def resolve(con: duckdb.DuckDBPyConnection, settings: ResolveSettings | None = N
             merchant_links += only_candidate_links(con, res.root)
         if merchant_links:
             first = len(strong["rid_l"])
-            for rid_m, rid_p, kind, value in merchant_links:
-                strong["rid_l"].append(rid_m)
-                strong["rid_r"].append(rid_p)
-                strong["kind"].append(kind)
-                strong["value"].append(value)
+            _append_strong(strong, merchant_links)
             report.strong_links += len(merchant_links)
             unite_after(res, [(m, p) for m, p, _, _ in merchant_links], first)
         report.counterparty_m_u = (round(cp_m, 5), round(cp_u, 7))

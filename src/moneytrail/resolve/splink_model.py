@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import shutil
+import tempfile
 from typing import Any
 
 import duckdb
@@ -27,6 +29,10 @@ from moneytrail.resolve.names import install_macros
 logging.getLogger("splink").setLevel(logging.ERROR)
 
 # Columns the model reads, in the order the profiles table is handed over.
+# Splink's own DuckDB keeps to this share of the machine (the warehouse to
+# run.RESOLVE_MEMORY while resolving): scoring spills rather than doubling the peak.
+SPLINK_MEMORY = "12%"
+
 MODEL_COLUMNS = (
     "pid",
     "name_sorted",
@@ -202,8 +208,11 @@ class SplinkModel:
             from splink.backends.duckdb import DuckDBAPI
 
             self.con = duckdb.connect()
-            # beside the warehouse's DuckDB (store.WAREHOUSE_MEMORY): together under 80%
-            self.con.execute("SET memory_limit = '30%'")
+            # beside the warehouse's DuckDB (run.RESOLVE_MEMORY while resolving), spilling
+            # to a directory of its own (an in-memory DuckDB would spill into ./.tmp)
+            self._spill = tempfile.mkdtemp(prefix="moneytrail-splink-")
+            self.con.execute(f"SET memory_limit = '{SPLINK_MEMORY}'")
+            self.con.execute(f"SET temp_directory = '{self._spill}'")
             install_macros(self.con)
             self.db_api: Any = DuckDBAPI(self.con)
         elif backend == "spark":  # pragma: no cover - needs a Spark session
@@ -418,3 +427,4 @@ class SplinkModel:
     def close(self) -> None:
         if self.backend == "duckdb":
             self.con.close()
+            shutil.rmtree(self._spill, ignore_errors=True)
