@@ -239,6 +239,22 @@ def test_pass_throughs_own_and_fragment(monkeypatch: pytest.MonkeyPatch) -> None
     assert sorted(map(tuple, got.tolist())) == [(i["SR1"], i["K"], 2)]
 
 
+def test_pass_throughs_across_midnight_and_at_the_window_edge(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The join by day must not lose a hand-over on the next date, nor keep one past 24 hours."""
+    monkeypatch.setitem(COUNTRY, "SR2", "PH")
+    con = duckdb.connect()
+    b = Builder(con, names={"SR1": "ana cruz", "SR2": "rosa lim", "K": "jose reyes"})
+    t = datetime(2025, 3, 1, 23, 30)
+    b.pay("C4", "SR1", 1, 100.0, at=t)
+    b.pay("SR1", "K", 1, 85.0, domestic=True, at=t + timedelta(hours=23, minutes=59))  # next date
+    b.pay("C5", "SR2", 1, 100.0, at=t + timedelta(days=5))
+    b.pay("SR2", "K", 1, 85.0, domestic=True, at=t + timedelta(days=6, minutes=1))  # 24 h 1 min
+    build_edges(con)
+    sg = load_graph(con)
+    got = pass_throughs(con, sg, list(range(len(sg.names))))
+    assert sorted(map(tuple, got.tolist())) == [(sg.index["SR1"], sg.index["K"], 1)]
+
+
 def test_join_forwarders_follows_a_pass_through_to_a_non_collector() -> None:
     # 1 and 2 collect (their payers 4, 5); 0 collects nothing (country -1) but 1 passes a receipt
     # on to it within hours; 2 pays 0 at home too, as plainly as 1 (one payment each)
