@@ -93,20 +93,22 @@ def make_app(world: World) -> Any:
     return create_app(warehouse=world.warehouse, ops_url=world.ops_url, secret_key="browser-tests-only")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
-    """Serve `app` from a thread on 127.0.0.1; yields the base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    """Serve `app` from a thread on 127.0.0.1; yields the base URL.
+
+    The socket is bound here (port 0) and handed to uvicorn, so no other test
+    process can take the port between choosing it and listening on it; the
+    start deadline is generous because the suite shares two cores.
+    """
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the web application did not start")
@@ -116,3 +118,4 @@ def serve(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()
