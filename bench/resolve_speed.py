@@ -2,6 +2,7 @@
 
     python bench/resolve_speed.py                       # 100k and 1M occurrences
     python bench/resolve_speed.py 100000 1000000 5000000 --repeat 3
+    python bench/resolve_speed.py 2000000 4000000 --steps   # 1M and 2M transactions, CPU s per step
 
 Each size is a synthetic world (``moneytrail.synth``, seed 21, built as
 bench/scale.py builds its worlds) of about half as many transactions as
@@ -29,13 +30,35 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 CHILD = """
-import json, os, resource, sys, time
+import functools, json, os, resource, sys, time
 from moneytrail.resolve import ResolveSettings, resolve
 from moneytrail.store import Warehouse
 
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
+
+steps = {}
+if "--steps" in sys.argv:
+    # CPU seconds (all threads) of every function the run calls, by name (a nested
+    # call is counted in its caller too)
+    import moneytrail.resolve.run as run
+    import moneytrail.resolve.splink_model as sm
+
+    def timed(name, f):
+        @functools.wraps(f)
+        def g(*a, **k):
+            c0 = cpu()
+            try:
+                return f(*a, **k)
+            finally:
+                steps[name] = round(steps.get(name, 0.0) + cpu() - c0, 2)
+        return g
+
+    for name in STEP_FUNCTIONS:
+        setattr(run, name, timed(name, getattr(run, name)))
+    for name in ("train", "predict"):
+        setattr(sm.SplinkModel, name, timed("splink." + name, getattr(sm.SplinkModel, name)))
 
 load = os.getloadavg()[0]
 with Warehouse(sys.argv[1]) as wh:
@@ -47,8 +70,34 @@ print(json.dumps({
     "subjects": rep.subjects, "seconds": round(wall, 1), "cpu_seconds": round(cpu_s, 1),
     "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
     "timings": rep.timings, "load_average": [round(load, 1), round(os.getloadavg()[0], 1)],
+    **({"steps_cpu": steps} if steps else {}),
 }))
 """
+
+# The functions of moneytrail.resolve.run timed by --steps.
+STEP_FUNCTIONS = (
+    "build_records",
+    "build_identifiers",
+    "find_shared",
+    "blank_shared",
+    "strong_links",
+    "self_transfer_links",
+    "build_profiles",
+    "build_pairs",
+    "_score",
+    "_strong_arrays",
+    "account_keys",
+    "cluster",
+    "counterparty_sets",
+    "estimate_counterparty",
+    "adjust_counterparty",
+    "adjust_receivers",
+    "adjust_accounts",
+    "merchant_name_links",
+    "only_candidate_links",
+    "_write_subjects",
+    "_write_links",
+)
 
 
 def warehouse(work: Path, occurrences: int, seed: int) -> tuple[Path, int]:
@@ -71,10 +120,10 @@ def warehouse(work: Path, occurrences: int, seed: int) -> tuple[Path, int]:
     return store, txns
 
 
-def run_once(store: Path) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(store)], check=True, capture_output=True, text=True
-    )
+def run_once(store: Path, steps: bool = False) -> dict[str, Any]:
+    child = CHILD.replace("STEP_FUNCTIONS", repr(STEP_FUNCTIONS))
+    argv = [sys.executable, "-c", child, str(store)] + (["--steps"] if steps else [])
+    out = subprocess.run(argv, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -88,6 +137,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs per size; the median is kept")
     ap.add_argument("--seed", type=int, default=21)
     ap.add_argument(
+        "--steps", action="store_true", help="also report the CPU seconds of every step function"
+    )
+    ap.add_argument(
         "--work", type=Path, default=Path(tempfile.gettempdir()) / "moneytrail-resolve-speed"
     )
     args = ap.parse_args()
@@ -95,7 +147,7 @@ def main() -> None:
     new: list[dict[str, Any]] = []
     for n in args.sizes:
         store, txns = warehouse(args.work, n, args.seed)
-        runs = [run_once(store) for _ in range(max(1, args.repeat))]
+        runs = [run_once(store, args.steps) for _ in range(max(1, args.repeat))]
         res = sorted(runs, key=lambda r: float(r["seconds"]))[len(runs) // 2]
         res.update(
             {

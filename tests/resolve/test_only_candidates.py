@@ -257,3 +257,95 @@ def test_small_sets_by_arrays_accept_what_the_plain_path_accepts(seed: int) -> N
     want = _accept(edges, info, accounts)
     assert want  # some sets joined
     assert _accept(small, info, accounts) == want
+
+
+# --- a profile in many subjects: its edges among big groups are not written -----------------
+
+_FULL_PRODUCT_EDGES = """
+CREATE OR REPLACE TEMP TABLE _resolve_oc_edges AS
+WITH pg AS (
+  SELECT r.pid, g.grp, min(r.rid) AS rid FROM resolve_records r
+  JOIN _resolve_oc_groups g ON g.rid = r.rid WHERE r.pid IS NOT NULL GROUP BY ALL
+),
+excluded AS (
+  SELECT DISTINCT g.grp FROM resolve_records r JOIN _resolve_oc_groups g ON g.rid = r.rid
+  WHERE r.origin = 'merchant' OR regexp_matches(coalesce(r.name_sorted, ''), '[0-9]')
+)
+SELECT a.grp AS ga, b.grp AS gb, min(a.rid) AS rid_a, min(b.rid) AS rid_b,
+       min(p1.country) AS country
+FROM _resolve_scored s
+JOIN pg a ON a.pid = s.pid_l JOIN pg b ON b.pid = s.pid_r
+JOIN resolve_profiles p1 ON p1.pid = s.pid_l JOIN resolve_profiles p2 ON p2.pid = s.pid_r
+WHERE a.grp <> b.grp
+  AND s.w_name > 5.0 AND p1.country = p2.country
+  AND coalesce(s.w_dob, 0) >= 0 AND coalesce(s.w_phone, 0) >= 0
+  AND coalesce(s.w_email, 0) >= 0 AND coalesce(s.w_id_doc, 0) >= 0
+  AND a.grp NOT IN (SELECT grp FROM excluded) AND b.grp NOT IN (SELECT grp FROM excluded)
+GROUP BY a.grp, b.grp
+"""
+
+
+def _full_product(con: duckdb.DuckDBPyConnection) -> None:
+    """The candidate edges as session 6 wrote them: every group of one profile with every
+    group of the other, nothing marked big."""
+    con.execute(_FULL_PRODUCT_EDGES)
+    con.execute("CREATE OR REPLACE TEMP TABLE _resolve_oc_big AS SELECT 1::BIGINT AS grp WHERE FALSE")
+
+
+def test_a_profile_in_many_subjects_gives_the_links_of_the_full_product(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """"James Smith" (US), a name and a country only, holds a card at one bank, a wallet
+    at another or an account at a third in 24 subjects: each has more candidates than a
+    set may hold, so the pass leaves out the edges among them (the full product grew
+    with the square of the data), and the links are those the full product gives."""
+    import numpy as np
+
+    from moneytrail.resolve import accounts as acc
+
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        generate(wh.con, transactions=1500, seed=21)
+        _add_people(wh.con)
+        for i in range(24):
+            provider, kind = [("CardH", "card"), ("WalletH", "wallet"), ("BankH", "account")][i % 3]
+            for j in range(2):
+                add_party(
+                    wh.con, provider, f"H{i}-{j}", "payer", name="James Smith", country="US",
+                    account=f"acct-{i}", account_kind=kind,
+                )
+        resolve(wh.con, ResolveSettings(only_candidates=False))
+        # each record's subject: the groups the pass starts from
+        cols = wh.con.execute(
+            """
+            SELECT r.rid, min(r.rid) OVER (PARTITION BY s.subject_id) AS grp FROM subject_records s
+            JOIN resolve_records r USING (provider, record_id, party)
+            """
+        ).fetchnumpy()
+        rid = np.asarray(cols["rid"], dtype=np.int64)
+        root = np.zeros(int(rid.max()) + 1, dtype=np.int64)
+        root[rid] = np.asarray(cols["grp"], dtype=np.int64)
+        written: dict[str, int] = {}
+
+        def count(con: duckdb.DuckDBPyConnection, name: str) -> None:
+            written[name] = int(con.execute("SELECT count(*) FROM _resolve_oc_edges").fetchall()[0][0])
+            written[name + "_big"] = int(con.execute("SELECT count(*) FROM _resolve_oc_big").fetchall()[0][0])
+
+        real = acc._candidate_edges
+
+        def new(con: duckdb.DuckDBPyConnection) -> None:
+            real(con)
+            count(con, "new")
+
+        def full(con: duckdb.DuckDBPyConnection) -> None:
+            _full_product(con)
+            count(con, "full")
+
+        monkeypatch.setattr(acc, "_candidate_edges", new)
+        got = acc.only_candidate_links(wh.con, root)
+        monkeypatch.setattr(acc, "_candidate_edges", full)
+        want = acc.only_candidate_links(wh.con, root)
+    assert got == want
+    assert any(value.startswith("AU:") for *_, value in got)  # Deborah Wilson still joins
+    assert not any("james smith" in value for *_, value in got)
+    assert written["new_big"] >= 24
+    assert written["full"] - written["new"] >= 24 * 23 // 2  # the hub's edges among themselves

@@ -206,30 +206,7 @@ def only_candidate_links(
         # here in SQL (the same test as :func:`_clash`): in a large world most candidate
         # pairs are namesakes with different phones or cards, and testing each in Python
         # grew faster than the data
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE _resolve_oc_edges AS
-            WITH pg AS (
-              SELECT r.pid, g.grp, min(r.rid) AS rid FROM resolve_records r
-              JOIN _resolve_oc_groups g ON g.rid = r.rid WHERE r.pid IS NOT NULL GROUP BY ALL
-            ),
-            excluded AS (
-              SELECT DISTINCT g.grp FROM resolve_records r JOIN _resolve_oc_groups g ON g.rid = r.rid
-              WHERE r.origin = 'merchant' OR regexp_matches(coalesce(r.name_sorted, ''), '[0-9]')
-            )
-            SELECT a.grp AS ga, b.grp AS gb, min(a.rid) AS rid_a, min(b.rid) AS rid_b,
-                   min(p1.country) AS country
-            FROM _resolve_scored s
-            JOIN pg a ON a.pid = s.pid_l JOIN pg b ON b.pid = s.pid_r
-            JOIN resolve_profiles p1 ON p1.pid = s.pid_l JOIN resolve_profiles p2 ON p2.pid = s.pid_r
-            WHERE a.grp <> b.grp
-              AND s.w_name > {ONLY_CANDIDATE_NAME_WEIGHT} AND p1.country = p2.country
-              AND coalesce(s.w_dob, 0) >= 0 AND coalesce(s.w_phone, 0) >= 0
-              AND coalesce(s.w_email, 0) >= 0 AND coalesce(s.w_id_doc, 0) >= 0
-              AND a.grp NOT IN (SELECT grp FROM excluded) AND b.grp NOT IN (SELECT grp FROM excluded)
-            GROUP BY a.grp, b.grp
-            """
-        )
+        _candidate_edges(con)
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE _resolve_oc_attr AS
@@ -271,7 +248,8 @@ def only_candidate_links(
               AND c.ga IS NULL
             """
         ).to_arrow_table()
-        edges = _small_component_edges(found)
+        big = con.execute("SELECT grp FROM _resolve_oc_big").fetchnumpy()["grp"]
+        edges = _small_component_edges(found, np.asarray(big, dtype=np.int64))
         if not edges:
             return []
         grps = pa.table(
@@ -292,7 +270,7 @@ def only_candidate_links(
         con.unregister("_resolve_oc_grps")
     finally:
         con.unregister("_resolve_oc_groups")
-        for t in ("_resolve_oc_edges", "_resolve_oc_attr", "_resolve_oc_acc"):
+        for t in _OC_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {t}")
     info = {
         int(g): (list(n or []), set(p or []), set(e or []), set(d or [])) for g, n, p, e, d in attrs
@@ -303,13 +281,145 @@ def only_candidate_links(
     return _accept_components(edges, info, accounts, names_compatible)
 
 
-def _small_component_edges(found: pa.Table) -> list[tuple[int, int, int, int, str]]:
+_OC_TABLES = (
+    "_resolve_oc_edges",
+    "_resolve_oc_attr",
+    "_resolve_oc_acc",
+    "_resolve_oc_pg",
+    "_resolve_oc_pairs",
+    "_resolve_oc_keys",
+    "_resolve_oc_side",
+    "_resolve_oc_big",
+)
+
+
+def _candidate_edges(con: duckdb.DuckDBPyConnection) -> None:
+    """Write ``_resolve_oc_edges(ga, gb, rid_a, rid_b, country)``, the candidate edges
+    between the groups of the registered ``_resolve_oc_groups``, and
+    ``_resolve_oc_big(grp)``, the groups certain to sit in a connected set too large to
+    join, whose edges between themselves are left out.
+
+    A scored pair of profiles makes an edge between every group of one and every group
+    of the other. A profile written with a name and a country only ("james smith", US)
+    sits in thousands of subjects at 5M transactions, and its pairs made tens of millions
+    of edges, grown with the square of the data. A group that has at least
+    ``ONLY_CANDIDATE_MAX_SUBJECTS`` groups across one pair that it *cannot* clash with
+    (they hold no phone, email, date of birth or account kind it holds too) has that
+    many candidates, so its set is too large: it is marked big, and only the edges
+    touching a group not marked big are written. Every set keeps its groups, a set
+    holding a big group is left alone as before, and the edges of the other sets are
+    those the full product gave (session 7: identical ``subject_records``).
+    """
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _resolve_oc_pg AS
+        WITH excluded AS (
+          SELECT DISTINCT g.grp FROM resolve_records r JOIN _resolve_oc_groups g ON g.rid = r.rid
+          WHERE r.origin = 'merchant' OR regexp_matches(coalesce(r.name_sorted, ''), '[0-9]')
+        )
+        SELECT r.pid, g.grp, min(r.rid) AS rid FROM resolve_records r
+        JOIN _resolve_oc_groups g ON g.rid = r.rid
+        WHERE r.pid IS NOT NULL AND g.grp NOT IN (SELECT grp FROM excluded) GROUP BY ALL
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _resolve_oc_pairs AS
+        SELECT s.pid_l, s.pid_r, p1.country
+        FROM _resolve_scored s
+        JOIN resolve_profiles p1 ON p1.pid = s.pid_l JOIN resolve_profiles p2 ON p2.pid = s.pid_r
+        WHERE s.w_name > {ONLY_CANDIDATE_NAME_WEIGHT} AND p1.country = p2.country
+          AND coalesce(s.w_dob, 0) >= 0 AND coalesce(s.w_phone, 0) >= 0
+          AND coalesce(s.w_email, 0) >= 0 AND coalesce(s.w_id_doc, 0) >= 0
+        """
+    )
+    m = int(ONLY_CANDIDATE_MAX_SUBJECTS)
+    # a group is big through a pair whose other profile sits in more than m groups: only
+    # those pairs are looked at (most profiles sit in one or two)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _resolve_oc_side AS
+        WITH n AS (SELECT pid, count(*) AS n FROM _resolve_oc_pg GROUP BY pid HAVING count(*) > {m})
+        SELECT DISTINCT x.pid, x.other, n.n FROM (
+          SELECT pid_l AS pid, pid_r AS other FROM _resolve_oc_pairs
+          UNION ALL SELECT pid_r, pid_l FROM _resolve_oc_pairs
+        ) x JOIN n ON n.pid = x.other
+        """
+    )
+    # what each of their groups could clash on: phones, emails, dates of birth (on any of
+    # its records, as _resolve_oc_attr) and its own accounts' kinds (as _resolve_oc_acc)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _resolve_oc_keys AS
+        WITH grps AS (
+          SELECT DISTINCT grp FROM _resolve_oc_pg
+          WHERE pid IN (SELECT pid FROM _resolve_oc_side UNION SELECT other FROM _resolve_oc_side)
+        )
+        SELECT DISTINCT g.grp, k FROM (
+          SELECT rid, 'phone' AS k FROM resolve_records WHERE phone IS NOT NULL
+          UNION ALL SELECT rid, 'email' FROM resolve_records WHERE email IS NOT NULL
+          UNION ALL SELECT rid, 'dob' FROM resolve_records WHERE dob IS NOT NULL
+          UNION ALL SELECT rid, 'account|' || k FROM ({OWN_ACCOUNTS_SQL})
+        ) x JOIN _resolve_oc_groups g ON g.rid = x.rid
+        WHERE g.grp IN (SELECT grp FROM grps)
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _resolve_oc_big AS
+        WITH nk AS (
+          SELECT pg.pid, k.k, count(*) AS n FROM _resolve_oc_pg pg
+          JOIN _resolve_oc_keys k USING (grp)
+          WHERE pg.pid IN (SELECT other FROM _resolve_oc_side) GROUP BY ALL
+        ),
+        -- of the other profile's groups, how many each group could clash with (at most)
+        could AS (
+          SELECT side.pid, side.other, k.grp, sum(nk.n) AS n
+          FROM _resolve_oc_side side JOIN _resolve_oc_pg pg ON pg.pid = side.pid
+          JOIN _resolve_oc_keys k ON k.grp = pg.grp
+          JOIN nk ON nk.pid = side.other AND nk.k = k.k
+          GROUP BY ALL
+        )
+        SELECT DISTINCT pg.grp
+        FROM _resolve_oc_side side JOIN _resolve_oc_pg pg ON pg.pid = side.pid
+        LEFT JOIN could c ON c.pid = side.pid AND c.other = side.other AND c.grp = pg.grp
+        -- the other profile's groups, less itself, less those it could clash with
+        WHERE side.n - 1 - coalesce(c.n, 0) >= {m}
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _resolve_oc_edges AS
+        WITH x AS (
+          SELECT a.grp AS ga, b.grp AS gb, a.rid AS rid_a, b.rid AS rid_b, q.country
+          FROM _resolve_oc_pairs q JOIN _resolve_oc_pg a ON a.pid = q.pid_l
+          JOIN _resolve_oc_pg b ON b.pid = q.pid_r
+          WHERE a.grp NOT IN (SELECT grp FROM _resolve_oc_big)
+          UNION ALL
+          SELECT a.grp, b.grp, a.rid, b.rid, q.country
+          FROM _resolve_oc_pairs q
+          JOIN (SELECT * FROM _resolve_oc_pg WHERE grp IN (SELECT grp FROM _resolve_oc_big)) a
+            ON a.pid = q.pid_l
+          JOIN _resolve_oc_pg b ON b.pid = q.pid_r
+          WHERE b.grp NOT IN (SELECT grp FROM _resolve_oc_big)
+        )
+        SELECT ga, gb, min(rid_a) AS rid_a, min(rid_b) AS rid_b, min(country) AS country
+        FROM x WHERE ga <> gb GROUP BY ga, gb
+        """
+    )
+
+
+def _small_component_edges(
+    found: pa.Table, big: np.ndarray | None = None
+) -> list[tuple[int, int, int, int, str]]:
     """The candidate edges ``(ga, gb, rid_a, rid_b, country)`` of the connected sets of at
     most ``ONLY_CANDIDATE_MAX_SUBJECTS`` subjects, found with arrays (scipy): a crowd of
     namesakes makes one set of thousands of subjects, which a Python union-find
     without path compression walked quadratically, and whose attributes were fetched
     for nothing. The clashing edges are already gone (SQL), so the sets are those
-    :func:`_accept_components` would form."""
+    :func:`_accept_components` would form. A set holding a group of ``big`` (one certain
+    to have more candidates than a set may hold: :func:`_candidate_edges`) is left out
+    too."""
     if found.num_rows == 0:
         return []
     from scipy.sparse import coo_matrix
@@ -321,8 +431,10 @@ def _small_component_edges(found: pa.Table) -> list[tuple[int, int, int, int, st
     m, n = len(ga), len(grps)
     graph = coo_matrix((np.ones(m, dtype=np.int8), (inv[:m], inv[m:])), shape=(n, n))
     _, label = connected_components(graph, directed=False)
-    size = np.bincount(label)
-    keep = np.nonzero(size[label[inv[:m]]] <= ONLY_CANDIDATE_MAX_SUBJECTS)[0]
+    small = np.bincount(label) <= ONLY_CANDIDATE_MAX_SUBJECTS
+    if big is not None and len(big):
+        small[label[np.isin(grps, big)]] = False
+    keep = np.nonzero(small[label[inv[:m]]])[0]
     kept = found.take(pa.array(keep))
     cols = [kept.column(c).to_pylist() for c in ("ga", "gb", "rid_a", "rid_b", "country")]
     return list(zip(*cols, strict=True))
