@@ -43,6 +43,11 @@ def default_store_path() -> Path:
 WAREHOUSE_MEMORY = "45%"  # of the machine's memory; MONEYTRAIL_MEMORY_LIMIT overrides (e.g. "8GB")
 
 
+def temp_directory(con: duckdb.DuckDBPyConnection) -> Path:
+    """Where DuckDB spills what does not fit its memory limit (absolute)."""
+    return Path(str(scalar(con, "SELECT current_setting('temp_directory')"))).resolve()
+
+
 def open_failure(path: Path, exc: Exception) -> str:
     """Why a store did not open, and what to do: a stale write-ahead log needs other advice than a lock."""
     wal = path.with_name(path.name + ".wal")
@@ -79,6 +84,10 @@ class Warehouse:
                 "give a size such as 8GB or a share of the machine such as 40%"
             ) from exc
         self.con.execute("SET preserve_insertion_order = true")
+        temp = os.environ.get("MONEYTRAIL_TEMP_DIR")
+        if temp:  # spill somewhere other than beside the store (`<store>.tmp`, DuckDB's default)
+            Path(temp).mkdir(parents=True, exist_ok=True)
+            self.con.execute("SET temp_directory = '" + temp.replace("'", "''") + "'")
         # Checkpoint less often than after every file: commits stay cheap, and the
         # write-ahead log still replays after a crash.
         self.con.execute("SET checkpoint_threshold = '256MB'")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from rich.console import Console
 
 from moneytrail.errors import UserError
 from moneytrail.pipeline.outputs import write_outputs
-from moneytrail.store import Warehouse
+from moneytrail.pipeline.trace import RunTracer, free_disk, tracing
+from moneytrail.store import Warehouse, temp_directory
 
 MODELS = ("default", "baseline")
 ENGINES = ("duckdb", "spark")
@@ -31,6 +33,25 @@ class RunReport:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     ingest: dict[str, int] = field(default_factory=dict)
+    stage_peaks: dict[str, dict[str, float]] = field(default_factory=dict)
+    min_free_disk_gib: float = 0.0
+
+
+@contextmanager
+def out_of_disk(spill_dir: Path) -> Iterator[None]:
+    """DuckDB's "failed to offload" (its spill outgrew the disk or max_temp_directory_size)
+    as a UserError saying where it spilled and what to do."""
+    try:
+        yield
+    except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
+        if "offload" not in str(exc) and "No space left" not in str(exc):
+            raise
+        free = free_disk(spill_dir) / 2**30
+        raise UserError(
+            f"DuckDB ran out of disk for spilling in {spill_dir} ({free:.1f} GiB free now): "
+            "free disk there, point MONEYTRAIL_TEMP_DIR at a larger disk, or raise "
+            "MONEYTRAIL_MEMORY_LIMIT; see docs/scale.md, out of core"
+        ) from exc
 
 
 def run_batch(
@@ -74,28 +95,39 @@ def run_batch(
     say = console.print if console else (lambda *a, **k: None)
 
     with Warehouse(store_path) as wh:
-        t0 = time.perf_counter()
-        ingested = ingest_plan(wh, plan, console=console)
-        report.stage_seconds["ingest"] = time.perf_counter() - t0
-        report.ingest = {"loaded": ingested.loaded, "quarantined": ingested.quarantined}
-        if console:
-            ingested.print(console)
-        if engine == "spark":
-            from moneytrail.engine.batch import run_on_spark
+        spill_dir = temp_directory(wh.con)
+        trace = out / "trace.jsonl" if tracing() else None
+        tracer = RunTracer((str(spill_dir),), trace_file=trace)
+        with tracer, out_of_disk(spill_dir):
+            t0 = time.perf_counter()
+            with tracer.stage("ingest", wh.con):
+                ingested = ingest_plan(wh, plan, console=console)
+            report.stage_seconds["ingest"] = time.perf_counter() - t0
+            report.ingest = {"loaded": ingested.loaded, "quarantined": ingested.quarantined}
+            if console:
+                ingested.print(console)
+            if engine == "spark":
+                from moneytrail.engine.batch import run_on_spark
 
-            work = out / "spark-work"
-            run_on_spark(wh, stages(model, scoring or {}), work=work, master=spark_master,
-                         seconds=report.stage_seconds, say=say)
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            for name, stage in stages(model, scoring or {}):
-                t0 = time.perf_counter()
-                say(f"[bold]{name}[/] ...")
-                stage(wh.con)
-                report.stage_seconds[name] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        report.counts = write_outputs(wh.con, out)
-        report.stage_seconds["outputs"] = time.perf_counter() - t0
+                work = out / "spark-work"
+                with tracer.stage("spark"):
+                    run_on_spark(wh, stages(model, scoring or {}), work=work, master=spark_master,
+                                 seconds=report.stage_seconds, say=say)
+                shutil.rmtree(work, ignore_errors=True)
+            else:
+                for name, stage in stages(model, scoring or {}):
+                    t0 = time.perf_counter()
+                    say(f"[bold]{name}[/] ...")
+                    with tracer.stage(name, wh.con):
+                        stage(wh.con)
+                    report.stage_seconds[name] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            with tracer.stage("outputs"):
+                report.counts = write_outputs(wh.con, out)
+            report.stage_seconds["outputs"] = time.perf_counter() - t0
+        report.stage_peaks = tracer.peaks
+        report.min_free_disk_gib = round((tracer.min_free_disk or 0) / 2**30, 1)
+        top = tracer.top() if trace else []
     (out / "run.json").write_text(
         json.dumps(
             {
@@ -107,6 +139,10 @@ def run_batch(
                 "stage_seconds": {k: round(v, 3) for k, v in report.stage_seconds.items()},
                 "ingest": report.ingest,
                 "outputs": report.counts,
+                # peak resident memory of this process and bytes of DuckDB spill, per stage
+                "stage_peaks": report.stage_peaks,
+                "min_free_disk_gib": report.min_free_disk_gib,
+                **({"trace_top": top} if top else {}),
             },
             indent=2,
         )
