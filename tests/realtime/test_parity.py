@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -65,8 +66,12 @@ def _diff(what: str, api: dict[str, Any] | None, batch: dict[str, Any] | None) -
             if k in api and not _same(api[k], v)] + [f"{what}: api lacks {k}" for k in batch if k not in api]
 
 
-def _batch_prefix(path: Path, items: list[FeedItem], answers: list[dict[str, Any]], out: Path) -> None:
-    """Ingest the streamed payments as files and rescore with the batch stage."""
+def _batch_prefix(path: Path, items: list[FeedItem], answers: list[dict[str, Any]], out: Path,
+                  compare: Callable[[duckdb.DuckDBPyConnection], list[str]] | None = None) -> list[str]:
+    """Ingest the streamed payments as files, rescore with the batch stage, then compare.
+
+    The comparison runs in the scoring connection: ``mt_txi`` is the stage's temporary table.
+    """
     write_bundle(items, out)
     rows = [(p["subject_id"], a["provider"], a["record_id"], p["party"])
             for a in answers for p in a["detail"]["parties"] if p["subject_id"] is not None]
@@ -75,37 +80,34 @@ def _batch_prefix(path: Path, items: list[FeedItem], answers: list[dict[str, Any
         if rows:
             wh.con.executemany("INSERT INTO subject_records VALUES (?, ?, ?, ?)", rows)
         score(wh.con)
+        return compare(wh.con) if compare else []
 
 
-def _compare(path: Path, engine: Engine, a: dict[str, Any], touched: set[str] | None) -> list[str]:
+def _compare(con: duckdb.DuckDBPyConnection, engine: Engine, a: dict[str, Any], touched: set[str] | None) -> list[str]:
     """API answer vs batch for the payment; state vs batch for `touched` subjects (None: all, and no others)."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        key = [a["provider"], a["record_id"]]
-        det = a["detail"]
-        problems = _diff("mt_txi", det["transaction"], _row(con, "SELECT * FROM mt_txi WHERE provider = ? AND record_id = ?", key))
-        problems += _diff("mt_txf", det["model_features"], _row(con, "SELECT * FROM mt_txf WHERE provider = ? AND record_id = ?", key))
-        for who in ("sender", "receiver"):
-            sid = a[who]["subject_id"]
-            problems += _diff(f"mt_subj[{who}]", det["subjects"][who], _row(con, "SELECT * FROM mt_subj WHERE subject_id = ?", [sid]))
-            problems += _diff(f"mt_subi[{who}]", det["subject_indicators"][who], _row(con, "SELECT * FROM mt_subi WHERE subject_id = ?", [sid]))
-        ts = _row(con, "SELECT score, reasons FROM transaction_scores WHERE provider = ? AND record_id = ?", key)
-        assert ts is not None
-        problems += _diff("score", {"score": a["score"], "reasons": ";".join(a["reasons"])}, ts)
-        cur = con.execute("SELECT * FROM mt_subj")
-        cols = [d[0] for d in cur.description or []]
-        batch_ids = set()
-        for tup in cur.fetchall():
-            b = dict(zip(cols, tup, strict=True))
-            batch_ids.add(b["subject_id"])
-            if touched is None or b["subject_id"] in touched:
-                problems += _diff(f"state[{b['subject_id']}]", engine.subject_features(b["subject_id"]) or {"missing": True}, b)
-        others = engine.subject_ids() if touched is None else touched
-        extra = [s for s in others if s not in batch_ids and engine.subject_features(s) is not None]
-        problems += [f"state has subject {s} the batch lacks" for s in extra[:5]]
-        return problems
-    finally:
-        con.close()
+    key = [a["provider"], a["record_id"]]
+    det = a["detail"]
+    problems = _diff("mt_txi", det["transaction"], _row(con, "SELECT * FROM mt_txi WHERE provider = ? AND record_id = ?", key))
+    problems += _diff("mt_txf", det["model_features"], _row(con, "SELECT * FROM mt_txf WHERE provider = ? AND record_id = ?", key))
+    for who in ("sender", "receiver"):
+        sid = a[who]["subject_id"]
+        problems += _diff(f"mt_subj[{who}]", det["subjects"][who], _row(con, "SELECT * FROM mt_subj WHERE subject_id = ?", [sid]))
+        problems += _diff(f"mt_subi[{who}]", det["subject_indicators"][who], _row(con, "SELECT * FROM mt_subi WHERE subject_id = ?", [sid]))
+    ts = _row(con, "SELECT score, reasons FROM transaction_scores WHERE provider = ? AND record_id = ?", key)
+    assert ts is not None
+    problems += _diff("score", {"score": a["score"], "reasons": ";".join(a["reasons"])}, ts)
+    cur = con.execute("SELECT * FROM mt_subj")
+    cols = [d[0] for d in cur.description or []]
+    batch_ids = set()
+    for tup in cur.fetchall():
+        b = dict(zip(cols, tup, strict=True))
+        batch_ids.add(b["subject_id"])
+        if touched is None or b["subject_id"] in touched:
+            problems += _diff(f"state[{b['subject_id']}]", engine.subject_features(b["subject_id"]) or {"missing": True}, b)
+    others = engine.subject_ids() if touched is None else touched
+    extra = [s for s in others if s not in batch_ids and engine.subject_features(s) is not None]
+    problems += [f"state has subject {s} the batch lacks" for s in extra[:5]]
+    return problems
 
 
 def test_stream_equals_batch_on_every_prefix(world: World, tmp_path: Path) -> None:
@@ -133,13 +135,19 @@ def test_stream_equals_batch_on_every_prefix(world: World, tmp_path: Path) -> No
                 seen_formats.add(item.format)
             if i not in checkpoints:
                 continue
-            _batch_prefix(batch, pending, answered, tmp_path / f"delta{i}")
+            check = None
             if answered and answered[-1]["record_id"] in item.raw:
                 # the whole state at the end; before, the subjects these payments touched
                 touched = None if i == n - 1 else {a[w]["subject_id"] for a in answered for w in ("sender", "receiver")}
-                problems = _compare(batch, engine, answered[-1], touched)
-                assert not problems, f"checkpoint {i}: " + "\n".join(problems[:20])
+                last = answered[-1]
+
+                def check(con: duckdb.DuckDBPyConnection, last: dict[str, Any] = last,
+                          touched: set[str] | None = touched) -> list[str]:
+                    return _compare(con, engine, last, touched)
+
                 compared += 1
+            problems = _batch_prefix(batch, pending, answered, tmp_path / f"delta{i}", check)
+            assert not problems, f"checkpoint {i}: " + "\n".join(problems[:20])
             pending, answered = [], []
     assert compared >= 4
     assert seen_formats == {"remittance-csv", "wallet-csv", "card-csv", "pacs008"}

@@ -3,6 +3,7 @@
 Tables written (all derived, rebuilt on each run):
 
 ``mt_txi``                 mt_tx plus one ``f_<ID>`` column (0/1) per transaction-level indicator
+                           (a temporary table: read only by this stage, never written to the store)
 ``mt_subj``                subject aggregates (features.py)
 ``mt_subi``                one ``f_<ID>`` column per sender- and receiver-level indicator, per subject
 ``mt_subg``                payment-graph features per subject (features.build_graph)
@@ -22,6 +23,7 @@ from moneytrail.indicators.catalogue import Catalogue, Indicator, load_catalogue
 from moneytrail.indicators.config import ScoringConfig, build_config
 from moneytrail.indicators.lexicon import install_lexicon
 from moneytrail.schema import Column, Table, register
+from moneytrail.store import scalar, table_exists
 
 TRANSACTION_INDICATORS = register(
     Table(
@@ -143,6 +145,16 @@ def threshold_sql(ind: Indicator, cfg: ScoringConfig) -> str:
     return " || ".join(parts)
 
 
+def drop_stored(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop every table or view of that name: a temporary one, then one kept in the store by an older version."""
+    for _ in range(2):  # a temporary table hides a stored one of the same name
+        if not table_exists(con, name):
+            return
+        kind = scalar(con, "SELECT table_type FROM information_schema.tables WHERE table_name = ? "
+                           "ORDER BY table_catalog = 'temp' DESC LIMIT 1", [name])
+        con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {name}")
+
+
 def compute_indicators(
     con: duckdb.DuckDBPyConnection,
     cfg: ScoringConfig | None = None,
@@ -158,7 +170,10 @@ def compute_indicators(
     features.build_tx(con, cfg)
     tx_inds = cat.by_level("transaction")
     cols = ",\n".join(f"{fires_sql(i, cfg)} AS f_{i.id}" for i in tx_inds)
-    con.execute(f"CREATE OR REPLACE TABLE mt_txi AS SELECT t.*, {cols} FROM mt_tx t")
+    drop_stored(con, "mt_txi")
+    # temporary: the stage's scratch, read by the subject aggregates, the long table and mt_txf
+    # within this connection; compressing it into the store cost more than computing it
+    con.execute(f"CREATE OR REPLACE TEMP TABLE mt_txi AS SELECT t.*, {cols} FROM mt_tx t")
     features.build_subjects(con, cfg)
     subj_inds = cat.by_level("sender") + cat.by_level("receiver")
     scols = ",\n".join(f"{fires_sql(i, cfg, subject=True)} AS f_{i.id}" for i in subj_inds)

@@ -104,6 +104,12 @@ def build_tx(con: duckdb.DuckDBPyConnection, cfg: ScoringConfig) -> None:
             FROM transactions t
             LEFT JOIN pv ON pv.provider = t.provider AND pv.record_id = t.record_id
             {rf_join}
+        ), pair AS (
+            -- the payments of each sender-receiver pair, joined back: the window
+            -- count(*) OVER (PARTITION BY sender_id, receiver_id) would carry every column of
+            -- every row through its partitioning (1M: 4.1 -> 3.5 CPU s for mt_txi; the real-time
+            -- compiler reads the join as that window)
+            SELECT sender_id, receiver_id, count(*) AS pair_n FROM base GROUP BY sender_id, receiver_id
         )
         SELECT b.*,
                b.txn_type IN {P2P_TYPES} AS is_p2p,
@@ -115,8 +121,9 @@ def build_tx(con: duckdb.DuckDBPyConnection, cfg: ScoringConfig) -> None:
                date_diff('year', b.s_dob, CAST(b.ts_utc AS DATE)) AS s_age,
                coalesce(list_has_any(string_split(b.s_name, ' '), string_split(b.r_name, ' ')), FALSE) AS name_tie,
                so.origin AS s_origin, ro.origin AS r_origin,
-               count(*) OVER (PARTITION BY b.sender_id, b.receiver_id) AS pair_n
+               pn.pair_n
         FROM base b
+        JOIN pair pn ON pn.sender_id = b.sender_id AND pn.receiver_id = b.receiver_id
         LEFT JOIN mt_names so ON so.name_norm = b.s_name
         LEFT JOIN mt_names ro ON ro.name_norm = b.r_name
     """)

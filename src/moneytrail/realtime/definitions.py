@@ -21,8 +21,10 @@ compiles them (:mod:`moneytrail.realtime.sqlcompile`):
 
 Parameters per corridor and currency, disabled indicators and the model
 weights are already inside that SQL, exactly as the batch run applies them.
-What the SQL does across rows (the GROUP BYs, three window functions, the
-joins between subjects) is carried out by :mod:`moneytrail.realtime.subjects`.
+What the SQL does across rows (the GROUP BYs, the window functions, the
+joins between subjects) is carried out by :mod:`moneytrail.realtime.subjects`;
+a count by a grouped CTE joined back on its keys (``mt_tx``'s ``pair_n``) is
+read as the window it equals (:func:`grouped_counts`).
 A change of shape in the batch SQL stops start-up with :class:`UnsupportedSql`.
 """
 
@@ -227,6 +229,58 @@ def _window_hook(found: dict[str, WindowDef], prefix: str) -> Callable[[exp.Expr
     return hook
 
 
+def grouped_counts(select: exp.Select, ctes: dict[str, exp.Select]) -> dict[tuple[str, str], exp.Window]:
+    """Counts by a grouped CTE joined back on its keys, as the window each one equals.
+
+    ``pair AS (SELECT k1, k2, count(*) AS n FROM base GROUP BY k1, k2)`` joined as
+    ``JOIN pair pn ON pn.k1 = b.k1 AND pn.k2 = b.k2`` gives every row of ``b`` the size of
+    its partition: ``pn.n`` is ``count(*) OVER (PARTITION BY b.k1, b.k2)``, which the
+    real-time state keeps. Returns (join alias, column) -> that window.
+    """
+    out: dict[tuple[str, str], exp.Window] = {}
+    for join in select.args.get("joins") or []:
+        table = join.this
+        if not isinstance(table, exp.Table) or table.name not in ctes or ctes[table.name].args.get("group") is None:
+            continue
+        cte, alias = ctes[table.name], table.alias_or_name
+        where = f"join of {table.name}"
+        if join.side or (join.kind or "INNER").upper() != "INNER" or cte.args.get("where") is not None:
+            raise UnsupportedSql(f"{where}: expected an inner join of an unfiltered GROUP BY")
+        keys = _group_keys(cte)
+        on = join.args.get("on")
+        conds = list(on.flatten()) if isinstance(on, exp.And) else [on]
+        sides: dict[str, exp.Column] = {}
+        for c in conds:
+            if not isinstance(c, exp.EQ) or not isinstance(c.this, exp.Column) or not isinstance(c.expression, exp.Column):
+                raise UnsupportedSql(f"{where}: expected key = key conditions")
+            mine, other = (c.this, c.expression) if c.this.table == alias else (c.expression, c.this)
+            if mine.table != alias or mine.name != other.name:
+                raise UnsupportedSql(f"{where}: expected {alias}.<key> = <row>.<same key>")
+            sides[mine.name] = other
+        if sorted(sides) != sorted(keys):
+            raise UnsupportedSql(f"{where}: joined on {sorted(sides)}, grouped by {keys}")
+        partition = ", ".join(sides[k].sql("duckdb") for k in keys)
+        for name, e in projections(cte):
+            if name in keys:
+                continue
+            if not (isinstance(e, exp.Count) and isinstance(e.this, exp.Star)):
+                raise UnsupportedSql(f"{where}: only count(*) is kept per partition, not {e.sql('duckdb')}")
+            win = sqlglot.parse_one(f"count(*) OVER (PARTITION BY {partition})", read="duckdb")
+            assert isinstance(win, exp.Window)
+            out[(alias, name)] = win
+    return out
+
+
+def _as_windows(expr: exp.Expression, counts: dict[tuple[str, str], exp.Window]) -> exp.Expression:
+    """The expression with each grouped count (see :func:`grouped_counts`) read as its window."""
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and (node.table, node.name) in counts:
+            return counts[(node.table, node.name)].copy()
+        return node
+
+    return expr.copy().transform(swap)
+
+
 # --- aggregates ----------------------------------------------------------------------------
 
 
@@ -388,7 +442,8 @@ def load_definitions(cfg: ScoringConfig, weights: Path | None = None) -> Definit
     pv = group_def("pv", _need(ctes, "pv", "mt_tx"), side_scope, "sides")
     base_sel = _need(ctes, "base", "mt_tx")
     base = compile_select(projections(base_sel), Scope({"t": None, "pv": None, "rf": None}, nullable=frozenset({"pv", "rf"})), name="base")
-    tx_cols = [(n, e) for n, e in projections(tx_sel) if n != "*"]
+    counts = grouped_counts(tx_sel, ctes)
+    tx_cols = [(n, _as_windows(e, counts)) for n, e in projections(tx_sel) if n != "*"]
     tx = compile_select(
         tx_cols,
         Scope({"b": _columns(base), "so": frozenset({"name_norm", "origin"}), "ro": frozenset({"name_norm", "origin"}), "_win": None},
