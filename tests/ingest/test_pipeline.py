@@ -215,6 +215,35 @@ def test_duckdb_memory_is_lowered_while_pacs_loads_then_restored(
     assert after == before
 
 
+@pytest.mark.parametrize(("process_bytes", "during"), [(0, 1), (1 << 40, 2)])
+def test_duckdb_threads_drop_to_one_beside_the_parser_process_then_restored(
+    tmp_path: Path,
+    pacs_bundle: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    process_bytes: int,
+    during: int,
+) -> None:
+    """With the parser in a process of its own, DuckDB loads on one thread (the parser
+    holds the other core); with the parser thread, DuckDB keeps its threads."""
+    import moneytrail.ingest as ingest
+
+    monkeypatch.setattr(ingest, "PACS_PROCESS_BYTES", process_bytes)
+    seen: list[int] = []
+    real = ingest._load_pacs_chunk
+
+    def spy(con: Any, *args: Any, **kwargs: Any) -> None:
+        seen.append(int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]))
+        return real(con, *args, **kwargs)
+
+    monkeypatch.setattr(ingest, "_load_pacs_chunk", spy)
+    with Warehouse(tmp_path / "s.duckdb") as wh:
+        wh.con.execute("SET threads = 2")
+        ingest_bundle(wh, pacs_bundle)
+        after = int(wh.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+    assert seen and set(seen) == {during}
+    assert after == 2
+
+
 def _child_pids() -> set[int]:
     """This process's children (Linux)."""
     pids: set[int] = set()
