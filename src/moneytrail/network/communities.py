@@ -42,7 +42,7 @@ import leidenalg
 import numpy as np
 import pyarrow as pa
 
-from moneytrail.network.graph import SubjectGraph
+from moneytrail.network.graph import SubjectGraph, edge_ends, edge_pairs
 from moneytrail.network.names import kin_tie_vertices, name_tie_vertices
 from moneytrail.network.sql import fetch_numpy
 
@@ -75,12 +75,13 @@ def canonical(g: ig.Graph, weights: str = "cweight") -> ig.Graph:
     """
     if g.ecount() == 0:
         return ig.Graph(n=g.vcount())
-    ends = np.sort(np.asarray(g.get_edgelist(), dtype=np.int64).reshape(-1, 2), axis=1)
+    ends = np.sort(edge_ends(g), axis=1)
     w = np.asarray(g.es[weights], dtype=np.float64)
     ok = w > 0
     ends, w = ends[ok], w[ok]
     order = np.lexsort((ends[:, 1], ends[:, 0]))
-    out = ig.Graph(n=g.vcount(), edges=ends[order].tolist(), directed=False)
+    ends = ends[order]
+    out = ig.Graph(n=g.vcount(), edges=edge_pairs(ends[:, 0], ends[:, 1]), directed=False)
     out.es[weights] = w[order].tolist()
     return out
 
@@ -129,7 +130,7 @@ def attach_domestic(
         return keep, member
     comm = np.full(u.vcount(), -1, dtype=np.int64)
     comm[np.asarray(keep, dtype=np.int64)] = member
-    ends = np.asarray(u.get_edgelist(), dtype=np.int64)
+    ends = edge_ends(u)
     dom = np.asarray(u.es["ndom"], dtype=np.float64)
     x = np.concatenate([ends[:, 0], ends[:, 1]])  # the outsider end
     y = np.concatenate([ends[:, 1], ends[:, 0]])
@@ -155,7 +156,7 @@ def receiving_countries(
     g = sg.graph
     vs = np.asarray(keep, dtype=np.int64)
     p2p = np.asarray(g.es["np2p"], dtype=np.float64) if g.ecount() else np.zeros(0)
-    ends = np.asarray(g.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+    ends = edge_ends(g)
     n_in = np.bincount(ends[:, 1], weights=p2p, minlength=g.vcount())[vs]
     n_out = np.bincount(ends[:, 0], weights=p2p, minlength=g.vcount())[vs]
     xb = p2p - np.asarray(g.es["ndom"], dtype=np.float64) if g.ecount() else np.zeros(0)
@@ -204,7 +205,7 @@ def split_by_country(
     ctry = country.copy()
     sub = u.induced_subgraph(keep)
     if sub.ecount():
-        ends = np.asarray(sub.get_edgelist(), dtype=np.int64)
+        ends = edge_ends(sub)
         w = np.asarray(sub.es["np2p"], dtype=np.float64)
         x = np.concatenate([ends[:, 0], ends[:, 1]])  # the member without a country
         y = np.concatenate([ends[:, 1], ends[:, 0]])  # a collector of its community
@@ -343,7 +344,7 @@ def _forwards(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Domestic forwards between positions of ``keep`` (``pos`` maps vertices to them, -1 outside):
     (from, to, strength), strength the domestic payments plus ``PASS_WEIGHT`` per pass-through."""
-    ends = np.asarray(g.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+    ends = edge_ends(g)
     dom = np.asarray(g.es["ndom"], dtype=np.float64) if g.ecount() else np.zeros(0)
     s, d = pos[ends[:, 0]], pos[ends[:, 1]]
     ok = (s >= 0) & (d >= 0) & (dom > 0)
@@ -481,7 +482,7 @@ def split_by_collector(
         if a >= 0 and b >= 0:
             kin_of.setdefault(a, []).append(b)
             kin_of.setdefault(b, []).append(a)
-    ends = np.asarray(g.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+    ends = edge_ends(g)
     s, d = pos[ends[:, 0]], pos[ends[:, 1]]
     inside = (s >= 0) & (d >= 0)
     s, d = s[inside], d[inside]

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from moneytrail.errors import UserError
-from moneytrail.network.graph import SubjectGraph, build_edges, load_graph
+from moneytrail.network.graph import SubjectGraph, build_edges, edge_ends, load_graph
 from moneytrail.network.names import kin_tie_vertices, name_tie_vertices
 from moneytrail.network.sql import fetch_numpy
 from moneytrail.store import table_exists
@@ -128,7 +128,7 @@ def _risk_weights(con: duckdb.DuckDBPyConnection, sg: SubjectGraph, u: ig.Graph)
     con.unregister("nw_expand_names")
     got = fetch_numpy(con, "SELECT r FROM nw_expand_risk ORDER BY vid")
     risk = np.asarray(got["r"], dtype=np.float64)
-    ends = np.asarray(u.get_edgelist(), dtype=np.int64)
+    ends = edge_ends(u)
     return w * (RISK_FLOOR + risk[ends[:, 0]]) * (RISK_FLOOR + risk[ends[:, 1]])
 
 

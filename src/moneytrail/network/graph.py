@@ -16,7 +16,8 @@ receiver_country, p2p, cross_border)``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import chain
 
 import duckdb
 import igraph as ig
@@ -67,15 +68,31 @@ class SubjectGraph:
 
     graph: ig.Graph
     names: list[str]
+    _index: dict[str, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def index(self) -> dict[str, int]:
-        return {n: i for i, n in enumerate(self.names)}
+        """Vertex id per subject id (built once: the stage asks for it several times)."""
+        if self._index is None:
+            self._index = {n: i for i, n in enumerate(self.names)}
+        return self._index
 
     def undirected(self) -> ig.Graph:
         """Both directions merged: weight = payments, usd = total."""
         g = self.graph.as_undirected(mode="collapse", combine_edges={"n": "sum", "usd": "sum", "weight": "sum", "pweight": "sum", "np2p": "sum", "ndom": "sum", "cweight": "sum"})
         return g
+
+
+def edge_pairs(s: np.ndarray, d: np.ndarray) -> list[tuple[int, int]]:
+    """Edge ends as the list of tuples igraph reads fastest (a numpy array or a list of lists
+    takes about three times as long: 0.74 against 0.26 CPU s for 715,000 edges)."""
+    return list(zip(s.tolist(), d.tolist(), strict=True))
+
+
+def edge_ends(g: ig.Graph) -> np.ndarray:
+    """The (m, 2) int64 array of ``g``'s edge ends, in edge order (through ``fromiter``:
+    ``np.asarray`` of igraph's list of tuples takes half as long again)."""
+    return np.fromiter(chain.from_iterable(g.get_edgelist()), dtype=np.int64, count=2 * g.ecount()).reshape(-1, 2)
 
 
 def build_edges(con: duckdb.DuckDBPyConnection) -> None:
@@ -99,7 +116,7 @@ def load_graph(con: duckdb.DuckDBPyConnection) -> SubjectGraph:
     """)
     s = np.asarray(e["s"], dtype=np.int64)
     d = np.asarray(e["d"], dtype=np.int64)
-    g = ig.Graph(n=len(names), edges=np.column_stack([s, d]) if len(s) else [], directed=True)
+    g = ig.Graph(n=len(names), edges=edge_pairs(s, d), directed=True)
     n = np.asarray(e["n"], dtype=np.float64)
     g.es["n"] = n.tolist()
     g.es["usd"] = np.asarray(e["total_usd"], dtype=np.float64).tolist()
