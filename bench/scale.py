@@ -9,6 +9,12 @@ row: the lower bound for a stage that must look at its input), with the same
 engine: DuckDB over the warehouse, Spark over the same tables as Parquet.
 
     python bench/scale.py --sizes 1,5 --engines duckdb,spark
+    python bench/scale.py --sizes 20 --generate-only      # only the world, for a later run
+
+Runs get MONEYTRAIL_TRACE=1 (OUT/trace.jsonl: memory and spill per statement, written as
+the run goes); each result keeps the per-stage peak memory and spill of run.json, the
+store's size and the free disk. A size whose world, store and spill would not fit the
+free disk under --work (WORLD_GB_PER_M, RUN_GB_PER_M) stops before any work.
 
 Writes bench/results/scale.json (figures of earlier sizes/engines are kept) and
 bench/results/scale.png. Needs PySpark (the `spark` extra) and Java 17+ for Spark.
@@ -29,7 +35,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from moneytrail.pipeline.trace import free_disk
+
 TXNS_PER_SCALE = 58_000  # bench/results/synth.json: ~58,000 transactions per unit of world scale
+# Disk per million transactions (GB), measured (docs/scale.md, out of core): the generated
+# world (bundle and truth: 2.6 GB at 5 M), and a DuckDB run's store, outputs and peak spill,
+# the warehouse's and Splink's (5 M at a 20 M-like memory limit: 9.5 GB; the first 20 M
+# run: 41 GB after 25 minutes).
+WORLD_GB_PER_M = 0.55
+RUN_GB_PER_M = 2.0
+DISK_MARGIN = 1.1
 RESULTS = Path(__file__).parent / "results"
 
 # the tables each stage reads; "ingest" reads the bundle's files
@@ -99,9 +114,47 @@ def _tree_rss(root: int) -> int:
     return total
 
 
-def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Wall seconds and peak process-tree RSS (bytes) of `cmd`."""
+def _dir_bytes(path: Path) -> int:
+    """Disk bytes of the files under `path` (0 if it is missing)."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            with contextlib.suppress(OSError):
+                total += os.stat(os.path.join(root, f)).st_blocks * 512
+    return total
+
+
+def disk_needed(millions: float, world_exists: bool, engine: str | None) -> int:
+    """Bytes a run of this size needs free (world if not generated yet, store, spill,
+    outputs); with no engine, the world alone."""
+    gb = 0.0 if world_exists else WORLD_GB_PER_M * millions
+    if engine is not None:
+        gb += RUN_GB_PER_M * millions
+    if engine == "spark":
+        gb += RUN_GB_PER_M * millions  # the tables again as Parquet, and Spark's shuffle
+    return int(gb * DISK_MARGIN * 1e9)
+
+
+def check_disk(work: Path, millions: float, engines: list[str]) -> None:
+    """Stop before hours of work if the disk under --work cannot hold the run."""
+    world_exists = (work / f"world-{millions:g}m" / "done.json").exists()
+    need = max(disk_needed(millions, world_exists, e) for e in [*engines, None])
+    free = free_disk(work)
+    if free < need:
+        sys.exit(
+            f"bench/scale.py: {millions:g} M transactions need about {need / 1e9:.0f} GB free under "
+            f"{work} ({'' if world_exists else 'world; '}{'store, spill, outputs' if engines else ''}) and "
+            f"{free / 1e9:.0f} GB are: free disk, or give --work on a larger disk"
+        )
+
+
+def run_measured(
+    cmd: list[str], env: dict[str, str], watch: Path | None = None
+) -> tuple[float, int, dict[str, int]]:
+    """Wall seconds and peak process-tree RSS (bytes) of `cmd`, and the peak bytes of
+    the directory `watch` (the run's OUT: store and spill) and the least free disk."""
     peak = 0
+    disk = {"peak_out_bytes": 0, "min_free_disk_bytes": free_disk(watch or Path.cwd())}
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
@@ -110,8 +163,13 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
 
     def sample() -> None:
         nonlocal peak
+        n = 0
         while not done.is_set():
             peak = max(peak, _tree_rss(proc.pid))
+            if watch is not None and n % 10 == 0:  # walking the directory every 5 s is enough
+                disk["peak_out_bytes"] = max(disk["peak_out_bytes"], _dir_bytes(watch))
+                disk["min_free_disk_bytes"] = min(disk["min_free_disk_bytes"], free_disk(watch))
+            n += 1
             done.wait(0.5)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -121,8 +179,29 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
     sampler.join()
     secs = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{err[-3000:]}")
-    return secs, peak
+        raise RuntimeError(
+            f"{' '.join(cmd)} failed after {secs:.0f} s (peak {peak / 2**30:.1f} GiB, OUT up to "
+            f"{disk['peak_out_bytes'] / 1e9:.1f} GB, least free disk "
+            f"{disk['min_free_disk_bytes'] / 1e9:.1f} GB):\n{err[-3000:]}"
+            + (trace_summary(watch / "trace.jsonl") if watch is not None else "")
+        )
+    return secs, peak, disk
+
+
+def trace_summary(trace: Path) -> str:
+    """Per stage, the peaks in a run's trace.jsonl (written as it goes: it outlives a crash)."""
+    if not trace.exists():
+        return ""
+    peaks: dict[str, list[int]] = {}
+    last = ""
+    for line in trace.read_text().splitlines():
+        with contextlib.suppress(ValueError, KeyError):
+            row = json.loads(line)
+            p = peaks.setdefault(row["stage"], [0, 0])
+            p[0], p[1] = max(p[0], row["rss_mib"]), max(p[1], row["spill_mib"])
+            last = f"{row['stage']} at {row['at']}"
+    stages = ", ".join(f"{s} {r} MiB RSS / {sp} MiB spill" for s, (r, sp) in peaks.items())
+    return f"\ntrace {trace}: {stages}; last sample in {last}"
 
 
 def write_results(out: Path, results: list[dict[str, Any]]) -> None:
@@ -222,9 +301,15 @@ def bench_one(bundle: Path, txns: int, engine: str, work: Path, master: str) -> 
     if engine == "spark":
         cmd += ["--spark-master", master]
     load_before = os.getloadavg()[0]
-    secs, peak = run_measured(cmd, dict(os.environ))
+    # the trace is written as the run goes: if it dies, its last lines say where and how big
+    env = {**os.environ, "MONEYTRAIL_TRACE": os.environ.get("MONEYTRAIL_TRACE", "1")}
+    cpu0 = os.times()
+    secs, peak, disk = run_measured(cmd, env, watch=out)
+    cpu1 = os.times()
     load_after = os.getloadavg()[0]
-    stages = json.loads((out / "run.json").read_text())["stage_seconds"]
+    run = json.loads((out / "run.json").read_text())
+    stages = run["stage_seconds"]
+    store_bytes = (out / "warehouse.duckdb").stat().st_size
     # ingestion and the contract files are DuckDB's on both engines; the stages between are the engine's
     scans = duckdb_scans(out / "warehouse.duckdb", bundle)
     if engine == "spark":
@@ -238,7 +323,15 @@ def bench_one(bundle: Path, txns: int, engine: str, work: Path, master: str) -> 
         "transactions": txns,
         "wall_seconds": round(secs, 1),
         "peak_rss_mib": round(peak / 2**20),
+        "cpu_seconds": round(
+            (cpu1.children_user - cpu0.children_user) + (cpu1.children_system - cpu0.children_system), 1
+        ),
         "stage_seconds": stages,
+        # per stage: peak RSS of the run's process, peak DuckDB spill (run.json)
+        "stage_peaks": run.get("stage_peaks", {}),
+        "store_gb": round(store_bytes / 1e9, 2),
+        "peak_out_gb": round(disk["peak_out_bytes"] / 1e9, 2),
+        "free_disk_gb": [round(disk["min_free_disk_bytes"] / 1e9, 1)],
         "scan_seconds": {k: round(v, 3) for k, v in scans.items()},
         "stage_to_scan_ratio": ratio,
         "load_average": [round(load_before, 1), round(load_after, 1)],
@@ -291,13 +384,27 @@ def main() -> None:
     ap.add_argument("--spark-master", default="local[*]")
     ap.add_argument("--seed", type=int, default=21)
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "moneytrail-scale")
+    ap.add_argument(
+        "--generate-only",
+        action="store_true",
+        help="only generate the worlds of --sizes under --work (kept for later runs), run nothing",
+    )
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.generate_only:
+        for millions in [float(s) for s in args.sizes.split(",")]:
+            check_disk(args.work, millions, [])
+            bundle, txns = ensure_world(args.work, millions, args.seed)
+            print(f"{txns:,} transactions in {bundle}", flush=True)
+        return
     new = []
     for millions in [float(s) for s in args.sizes.split(",")]:
+        free_at_start = free_disk(args.work)
+        check_disk(args.work, millions, args.engines.split(","))
         bundle, txns = ensure_world(args.work, millions, args.seed)
         for engine in args.engines.split(","):
             r = bench_one(bundle, txns, engine, args.work, args.spark_master)
+            r["free_disk_gb"].insert(0, round(free_at_start / 1e9, 1))  # [at start, least during run]
             new.append(r)
             print(
                 f"{txns:>11,} txns  {engine:<6} {r['wall_seconds']:>8.1f} s  peak {r['peak_rss_mib']:>6} MiB  "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from moneytrail.errors import UserError
@@ -76,3 +77,22 @@ def test_run_json_holds_each_stage_peaks_and_the_trace(
     samples = [json.loads(line) for line in (out / "trace.jsonl").read_text().splitlines()]
     assert samples and {"t", "stage", "at", "rss_mib", "spill_mib"} <= set(samples[0])
     assert run["trace_top"] and all(t["at"] for t in run["trace_top"])
+
+
+def test_splinks_own_spill_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moneytrail.resolve.splink_model import SplinkModel
+
+    spill = tmp_path / "spill" / "splink"
+    monkeypatch.setenv("MONEYTRAIL_TEMP_DIR", str(spill))
+    profiles = duckdb.connect().sql(
+        "SELECT 1 AS pid, 'ana cruz' AS name_sorted, ['ana', 'cruz'] AS name_tokens, NULL::DATE AS dob, "
+        "NULL AS phone, NULL AS email, NULL AS email_user, NULL AS address, 'manila' AS city, "
+        "'PH' AS country, NULL AS id_doc"
+    ).to_arrow_table()
+    model = SplinkModel(profiles)
+    try:
+        where = Path(str(model.con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]))
+        assert where.parent == spill and where.name.startswith("moneytrail-splink-")
+    finally:
+        model.close()
+    assert not where.exists()  # removed on close

@@ -10,6 +10,7 @@ files, ``explain``, ``status`` and the web UI read a Spark run as any other.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,6 +54,15 @@ def import_parquet(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> Non
     con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {select} FROM read_parquet('{path}/*.parquet')")
 
 
+def spark_stages(stage_list: list[tuple[str, Stage]]) -> list[tuple[str, Stage]]:
+    """The stages as they run on Spark: resolution scores its pairs with Splink's Spark
+    backend (trained in the driver as on DuckDB, see :mod:`moneytrail.engine.splink_spark`)."""
+    from moneytrail.resolve import ResolveSettings, resolve
+
+    on_spark = functools.partial(resolve, settings=ResolveSettings(backend="spark"))
+    return [(name, on_spark if stage is resolve else stage) for name, stage in stage_list]
+
+
 def run_on_spark(
     wh: Warehouse,
     stage_list: list[tuple[str, Stage]],
@@ -77,7 +87,7 @@ def run_on_spark(
         con.load_parquet(name, path)
     seconds["spark start"] = time.perf_counter() - t0
 
-    for name, stage in stage_list:
+    for name, stage in spark_stages(stage_list):
         t0 = time.perf_counter()
         say(f"[bold]{name}[/] (spark) ...")
         stage(cast(duckdb.DuckDBPyConnection, con))  # the stages use DuckDB's connection surface

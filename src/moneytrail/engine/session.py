@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from moneytrail.engine.splink_spark import similarity_jar
 from moneytrail.errors import UserError
 
 DEFAULT_MASTER = "local[*]"
@@ -25,6 +26,18 @@ SETTINGS = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
+
+
+def active_spark() -> Any:
+    """The SparkSession this process runs, for code handed no session (Splink's Spark backend)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise UserError("the Spark backend needs PySpark; install it with `pip install 'moneytrail[spark]'`") from exc
+    active = SparkSession.getActiveSession()
+    if active is None:
+        raise UserError("no Spark session is running; scoring on Spark runs inside `moneytrail run --engine spark`")
+    return active
 
 
 def spark_session(master: str = DEFAULT_MASTER, *, local_dir: Path | None = None) -> Any:
@@ -49,6 +62,9 @@ def spark_session(master: str = DEFAULT_MASTER, *, local_dir: Path | None = None
     for key, value in SETTINGS.items():
         builder = builder.config(key, value)
     builder = builder.config("spark.driver.memory", os.environ.get("MONEYTRAIL_SPARK_MEMORY", "4g"))
+    jar = similarity_jar()
+    if jar is not None:  # Splink registers its similarity UDFs from it (our conditions need none: splink_spark)
+        builder = builder.config("spark.jars", jar)
     if local_dir is not None:
         local_dir.mkdir(parents=True, exist_ok=True)
         builder = builder.config("spark.local.dir", str(local_dir))

@@ -12,8 +12,10 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import shutil
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -190,6 +192,67 @@ def settings_creator() -> SettingsCreator:
     )
 
 
+def _register_tf(linker: Linker, db_api: Any, profiles: pa.Table) -> dict[str, str]:
+    """Term-frequency lookups of the TF comparisons, from `profiles`; column -> table name."""
+    tables: dict[str, str] = {}
+    for col in ("name_sorted", "city"):
+        values = profiles.column(col).drop_null()
+        if len(values) == 0:
+            tf = pa.table({col: pa.array([], pa.string()), f"tf_{col}": pa.array([], pa.float64())})
+        else:
+            counts = values.value_counts()
+            vals = counts.field("values")
+            n = counts.field("counts").cast(pa.float64())
+            total = float(len(values))
+            tf = pa.table({col: vals, f"tf_{col}": pa.compute.divide(n, total)})
+        sdf = db_api.register(tf, table_name=f"mt_tf_{col}")
+        linker.table_management.register_term_frequency_lookup(sdf, col)
+        tables[col] = f"mt_tf_{col}"
+    return tables
+
+
+def _predictions(linker: Linker, db_api: Any, pairs: pa.Table) -> Any:
+    """Splink's own ``linker.inference.predict`` on the given pairs, on the linker's
+    backend: the SplinkDataFrame of its predictions."""
+    blocked = pa.table(
+        {
+            "match_key": pa.array(["0"] * pairs.num_rows, pa.string()),
+            "join_key_l": pairs.column("pid_l"),
+            "join_key_r": pairs.column("pid_r"),
+        }
+    )
+    sdf = db_api.register(blocked, table_name=f"mt_pairs_{id(blocked)}")
+    linker.table_management.register_blocked_pairs_for_predict(sdf)
+    return linker.inference.predict(warning_mode="never")
+
+
+def _output_sql(source: str, min_weight: float | None) -> str:
+    """The scored pairs as moneytrail keeps them, from Splink's predictions in `source`."""
+    cols = []
+    for comp in COMPARISON_NAMES:
+        tf = f" + coalesce(p.mw_tf_adj_{comp}, 0)" if comp in TF_COMPARISONS else ""
+        cols.append(f"p.mw_{comp} AS lvl_{comp}, p.mw_{comp}{tf} AS w_{comp}")
+    return (
+        f"SELECT p.pid_l, p.pid_r, p.match_weight, p.match_probability, {', '.join(cols)} FROM {source} p"
+        + ("" if min_weight is None else f" WHERE p.match_weight >= {float(min_weight)!r}")
+    )
+
+
+def _weights_sql(settings: Any, ctes: list[tuple[str, str]], min_weight: float | None) -> str:
+    """Splink's match-weight SQL (``predict_from_comparison_vectors_sqls_using_settings``)
+    over `ctes`, the last of which is ``__splink__df_comparison_vectors``."""
+    from splink.internals.predict import predict_from_comparison_vectors_sqls_using_settings
+
+    sqls = predict_from_comparison_vectors_sqls_using_settings(settings, None, None)
+    ctes = ctes + [(q["output_table_name"], q["sql"]) for q in sqls]
+    return "WITH " + ", ".join(f"{name} AS ({body})" for name, body in ctes) + " " + _output_sql(ctes[-1][0], min_weight)
+
+
+# Spark's log2 and pow differ from DuckDB's in the last bit: the Spark predictions are kept
+# this far below the asked weight, and their weights computed again by DuckDB
+_SPARK_WEIGHT_MARGIN = 1e-6
+
+
 class SplinkModel:
     """A Splink linker over a table of profiles, on the chosen backend."""
 
@@ -202,47 +265,39 @@ class SplinkModel:
         spark: Any = None,
         tf_source: pa.Table | None = None,
     ) -> None:
+        if backend not in ("duckdb", "spark"):
+            raise ValueError(f"unknown Splink backend {backend!r}")
         self.backend = backend
         self.failed_rules: list[str] = []
-        if backend == "duckdb":
-            from splink.backends.duckdb import DuckDBAPI
+        # Training runs on DuckDB in the driver for both backends (a fixed cost: samples of
+        # at most em_max_pairs / u_max_pairs), so both give the same model; with "spark",
+        # predict() scores the pairs on the Spark session (moneytrail.engine.splink_spark).
+        from splink.backends.duckdb import DuckDBAPI
 
-            self.con = duckdb.connect()
-            # beside the warehouse's DuckDB (run.RESOLVE_MEMORY while resolving), spilling
-            # to a directory of its own (an in-memory DuckDB would spill into ./.tmp)
-            self._spill = tempfile.mkdtemp(prefix="moneytrail-splink-")
-            self.con.execute(f"SET memory_limit = '{SPLINK_MEMORY}'")
-            self.con.execute(f"SET temp_directory = '{self._spill}'")
-            install_macros(self.con)
-            self.db_api: Any = DuckDBAPI(self.con)
-        elif backend == "spark":  # pragma: no cover - needs a Spark session
-            from splink.backends.spark import SparkAPI
+        self.con = duckdb.connect()
+        # beside the warehouse's DuckDB (run.RESOLVE_MEMORY while resolving), spilling
+        # to a directory of its own (an in-memory DuckDB would spill into ./.tmp), under
+        # MONEYTRAIL_TEMP_DIR when set, with the warehouse's spill
+        spill_root = os.environ.get("MONEYTRAIL_TEMP_DIR") or None
+        if spill_root:
+            Path(spill_root).mkdir(parents=True, exist_ok=True)
+        self._spill = tempfile.mkdtemp(prefix="moneytrail-splink-", dir=spill_root)
+        self.con.execute(f"SET memory_limit = '{SPLINK_MEMORY}'")
+        self.con.execute(f"SET temp_directory = '{self._spill}'")
+        install_macros(self.con)
+        self.db_api: Any = DuckDBAPI(self.con)
+        self.spark: Any = None
+        self.spark_linker: Any = None  # the Splink linker of the last Spark predict
+        if backend == "spark":
+            from moneytrail.engine.session import active_spark
 
-            if spark is None:
-                raise ValueError("the spark backend needs a SparkSession (spark=...)")
-            self.db_api = SparkAPI(spark_session=spark)
-        else:
-            raise ValueError(f"unknown Splink backend {backend!r}")
+            self.spark = spark if spark is not None else active_spark()
+        self._profiles_arrow = profiles
+        self._tf_source = tf_source if tf_source is not None else profiles
         self.profiles = self.db_api.register(profiles, table_name="mt_profiles")
         settings: Any = model if model is not None else settings_creator()
         self.linker = Linker(self.profiles, settings, log_level=None)
-        self._register_tf(tf_source if tf_source is not None else profiles)
-
-    def _register_tf(self, profiles: pa.Table) -> None:
-        self._tf_tables: dict[str, str] = {}
-        for col in ("name_sorted", "city"):
-            values = profiles.column(col).drop_null()
-            if len(values) == 0:
-                tf = pa.table({col: pa.array([], pa.string()), f"tf_{col}": pa.array([], pa.float64())})
-            else:
-                counts = values.value_counts()
-                vals = counts.field("values")
-                n = counts.field("counts").cast(pa.float64())
-                total = float(len(values))
-                tf = pa.table({col: vals, f"tf_{col}": pa.compute.divide(n, total)})
-            sdf = self.db_api.register(tf, table_name=f"mt_tf_{col}")
-            self.linker.table_management.register_term_frequency_lookup(sdf, col)
-            self._tf_tables[col] = f"mt_tf_{col}"
+        self._tf_tables = _register_tf(self.linker, self.db_api, self._tf_source)
 
     def train(self, settings: ResolveSettings, labels: pa.Table | None = None) -> None:
         """u by random sampling; m by EM on the data itself, or from labelled pairs."""
@@ -294,36 +349,56 @@ class SplinkModel:
     def predict(self, pairs: pa.Table, *, min_weight: float | None = None) -> pa.Table:
         """Score the given (pid_l, pid_r) pairs; returns one row per pair (with
         ``min_weight``, only the pairs whose match weight is at least that)."""
-        if self.backend == "duckdb":
-            return self._predict_duckdb(pairs, min_weight=min_weight)
-        return self.predict_splink(pairs, min_weight=min_weight)  # pragma: no cover - needs a Spark session
+        if self.backend == "spark":
+            return self.predict_spark(pairs, min_weight=min_weight)
+        return self._predict_duckdb(pairs, min_weight=min_weight)
 
     def predict_splink(self, pairs: pa.Table, *, min_weight: float | None = None) -> pa.Table:
-        """:meth:`predict` through Splink's own ``linker.inference.predict`` (any backend)."""
-        blocked = pa.table(
-            {
-                "match_key": pa.array(["0"] * pairs.num_rows, pa.string()),
-                "join_key_l": pairs.column("pid_l"),
-                "join_key_r": pairs.column("pid_r"),
-            }
-        )
-        sdf = self.db_api.register(blocked, table_name=f"mt_pairs_{id(blocked)}")
-        self.linker.table_management.register_blocked_pairs_for_predict(sdf)
-        pred = self.linker.inference.predict(warning_mode="never")
-        cols = []
-        for comp in COMPARISON_NAMES:
-            tf = f" + coalesce(p.mw_tf_adj_{comp}, 0)" if comp in TF_COMPARISONS else ""
-            cols.append(f"p.mw_{comp} AS lvl_{comp}, p.mw_{comp}{tf} AS w_{comp}")
-        sql = (
-            f"SELECT p.pid_l, p.pid_r, p.match_weight, p.match_probability, {', '.join(cols)} "
-            f"FROM {pred.physical_name} p"
-            + ("" if min_weight is None else f" WHERE p.match_weight >= {float(min_weight)!r}")
-        )
-        if self.backend == "duckdb":
-            table: pa.Table = self.con.sql(sql).to_arrow_table()
-        else:  # pragma: no cover
-            table = pa.Table.from_pandas(self.db_api.spark.sql(sql).toPandas())
+        """:meth:`predict` through Splink's own ``linker.inference.predict``, on DuckDB."""
+        pred = _predictions(self.linker, self.db_api, pairs)
+        table: pa.Table = self.con.sql(_output_sql(pred.physical_name, min_weight)).to_arrow_table()
         pred.drop_table_from_database_and_remove_from_cache()
+        return table
+
+    def predict_spark(self, pairs: pa.Table, *, min_weight: float | None = None) -> pa.Table:
+        """:meth:`predict` on the Spark session: Splink's ``SparkAPI`` with this (trained)
+        model, its conditions in Spark SQL (:func:`moneytrail.engine.splink_spark.spark_settings`).
+        Blocking of the given pairs, the comparisons and the match weights run on Spark;
+        only the pairs kept (``min_weight``, less a hair) come back, as comparison vectors,
+        and DuckDB computes their weights again with the same SQL (Spark's ``log2`` and
+        ``pow`` round differently in the last bit): the figures of the DuckDB backend."""
+        from moneytrail.engine.splink_spark import deep_sql
+
+        if self.spark is None:
+            raise ValueError("predict_spark needs a SparkSession (SplinkModel(..., spark=...))")
+        with deep_sql():  # Splink parses the deeply nested Spark conditions again
+            return self._predict_spark(pairs, min_weight)
+
+    def _predict_spark(self, pairs: pa.Table, min_weight: float | None) -> pa.Table:
+        from moneytrail.engine.splink_spark import spark_api, spark_settings, to_arrow
+
+        db_api = spark_api(self.spark)
+        model = spark_settings(self.linker.misc.save_model_to_json())
+        profiles = db_api.register(self._profiles_arrow, table_name="mt_profiles")
+        linker = Linker(profiles, model, log_level=None)
+        _register_tf(linker, db_api, self._tf_source)
+        self.spark_linker = linker
+        pred = _predictions(linker, db_api, pairs)
+        cols = [
+            c for c in self.spark.table(pred.physical_name).columns
+            if c in ("pid_l", "pid_r", "match_key") or c.startswith(("gamma_", "tf_"))
+        ]
+        where = "" if min_weight is None else f" WHERE match_weight >= {float(min_weight) - _SPARK_WEIGHT_MARGIN!r}"
+        vectors = to_arrow(self.spark.sql(f"SELECT {', '.join(cols)} FROM {pred.physical_name}{where}"))
+        pred.drop_table_from_database_and_remove_from_cache()
+        self.con.register("_mt_cv_arrow", vectors)
+        try:
+            sql = _weights_sql(
+                self.linker._settings_obj, [("__splink__df_comparison_vectors", "SELECT * FROM _mt_cv_arrow")], min_weight
+            )
+            table: pa.Table = self.con.sql(sql).to_arrow_table()
+        finally:
+            self.con.unregister("_mt_cv_arrow")
         return table
 
     def _predict_duckdb(self, pairs: pa.Table, *, min_weight: float | None = None) -> pa.Table:
@@ -335,8 +410,6 @@ class SplinkModel:
         CASE statements, the name one on the distinct (name, tokens) pairs, and the
         match weights by Splink's own SQL (``predict_from_comparison_vectors_sqls_using_settings``):
         the same figures as ``linker.inference.predict`` on the same pairs."""
-        from splink.internals.predict import predict_from_comparison_vectors_sqls_using_settings
-
         settings = self.linker._settings_obj
         by_name = {c.output_column_name: c for c in settings.comparisons}
         name_case = by_name["name"]._case_statement
@@ -393,19 +466,7 @@ class SplinkModel:
                     "JOIN _mt_gname g ON g.nk_l = _mt_nk_l AND g.nk_r = _mt_nk_r",
                 ),
             ]
-            sqls = predict_from_comparison_vectors_sqls_using_settings(settings, None, None)
-            ctes += [(q["output_table_name"], q["sql"]) for q in sqls]
-            cols = []
-            for comp in COMPARISON_NAMES:
-                tf = f" + coalesce(p.mw_tf_adj_{comp}, 0)" if comp in TF_COMPARISONS else ""
-                cols.append(f"p.mw_{comp} AS lvl_{comp}, p.mw_{comp}{tf} AS w_{comp}")
-            final = ctes[-1][0]
-            sql = (
-                "WITH " + ", ".join(f"{name} AS ({body})" for name, body in ctes)
-                + f" SELECT p.pid_l, p.pid_r, p.match_weight, p.match_probability, {', '.join(cols)}"
-                f" FROM {final} p"
-                + ("" if min_weight is None else f" WHERE p.match_weight >= {float(min_weight)!r}")
-            )
+            sql = _weights_sql(settings, ctes, min_weight)
             table: pa.Table = con.sql(sql).to_arrow_table()
         finally:
             con.unregister("_mt_pairs_arrow")
@@ -425,6 +486,5 @@ class SplinkModel:
         return out
 
     def close(self) -> None:
-        if self.backend == "duckdb":
-            self.con.close()
-            shutil.rmtree(self._spill, ignore_errors=True)
+        self.con.close()
+        shutil.rmtree(self._spill, ignore_errors=True)
