@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from moneytrail.network import run_network
 from moneytrail.network.expand import expand, resolve_seed
+from moneytrail.network.propagation import PropagationParams
 from tests.network.world import build
 
 
@@ -165,3 +166,16 @@ def test_cli_commands(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "AG-ANGELES-1" in r.output
     r = runner.invoke(app, ["places", "--store", str(store)])
     assert r.exit_code == 0 and "places" in r.output
+
+
+def test_best_payee_breaks_ties_by_the_lowest_id(con: duckdb.DuckDBPyConnection) -> None:
+    # C4-C6 each pay two payees of equal risk: the pick must not depend on row order
+    rows = con.execute(f"""
+        WITH cp AS (SELECT e.src AS s, e.dst, r.fac FROM nw_pe e JOIN nw_r4 r ON r.subject_id = e.dst
+                    WHERE r.fac >= {PropagationParams().high_risk}),
+             top AS (SELECT s, dst FROM cp WHERE fac = (SELECT max(fac) FROM cp c2 WHERE c2.s = cp.s))
+        SELECT s, min(dst), count(*) FROM top GROUP BY s""").fetchall()
+    tied = {s: low for s, low, n in rows if n > 1}
+    assert {"C4", "C5", "C6"} <= set(tied)
+    best = dict(con.execute("SELECT subject_id, best_payee FROM network_risk WHERE best_payee IS NOT NULL").fetchall())
+    assert {s: best[s] for s in tied} == tied

@@ -207,10 +207,16 @@ def propagate(con: duckdb.DuckDBPyConnection, params: PropagationParams | None =
     #    consumers or are high-risk themselves, and pass money on to a high-risk facilitator
     con.execute(f"""
         CREATE OR REPLACE TABLE network_risk AS
-        WITH c AS (
-            SELECT e.src AS subject_id, max(r.fac) AS best_fac, arg_max(e.dst, r.fac) AS best_payee
+        WITH cp AS (
+            SELECT e.src AS subject_id, e.dst, r.fac
             FROM nw_pe e JOIN nw_r4 r ON r.subject_id = e.dst
-            WHERE r.fac >= {hi} GROUP BY e.src
+            WHERE r.fac >= {hi}
+        ), cm AS (
+            SELECT subject_id, max(fac) AS best_fac FROM cp GROUP BY subject_id
+        ), c AS (  -- the riskiest payee; of equals, the lowest id (arg_max would pick any)
+            SELECT cm.subject_id, cm.best_fac, min(cp.dst) AS best_payee
+            FROM cm JOIN cp ON cp.subject_id = cm.subject_id AND cp.fac = cm.best_fac
+            GROUP BY cm.subject_id, cm.best_fac
         ), cx AS (
             SELECT e.src AS subject_id, max(r.fac) AS best_fac
             FROM nw_xb e JOIN nw_r4 r ON r.subject_id = e.dst
