@@ -51,6 +51,7 @@ QUERIES = [
     "SELECT id FROM t WHERE (id, name) IN (SELECT (id, name) FROM t WHERE n = 3) ORDER BY id",
     "SELECT n, any_value(name) FILTER (WHERE id > 1) FROM t WHERE n = 1 GROUP BY n",
     "SELECT count(*) FROM information_schema.tables WHERE table_name = 'u'",
+    "SELECT n, array_to_string(list_sort(list(DISTINCT tags)), ';') FROM t GROUP BY n ORDER BY n NULLS LAST",
 ]
 
 

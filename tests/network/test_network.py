@@ -137,6 +137,9 @@ def test_places(con: duckdb.DuckDBPyConnection) -> None:
     agents = {r[1]: r for r in rows if r[0] == "agent"}
     assert agents["AG-ANGELES-1"][4] == 10 and "AG-MANILA-9" not in agents
     assert any(r[0] == "country" and r[1] == "PH" for r in rows)
+    lists = [r[0].split(";") for r in con.execute("SELECT subjects FROM places").fetchall()]
+    assert any(len(ids) > 1 for ids in lists)
+    assert all(ids == sorted(set(ids)) for ids in lists)  # the same text on every run
 
 
 def test_stage_without_scores() -> None:

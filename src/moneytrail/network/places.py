@@ -31,7 +31,7 @@ WITH fac AS (
 ), agg AS (
     SELECT kind, place, country, count(DISTINCT subject_id) AS facilitators, count(*) AS payments,
            sum(amount_usd) AS total_usd, min(ts_utc) AS first, max(ts_utc) AS last,
-           string_agg(DISTINCT subject_id, ';') AS subjects
+           array_to_string(list_sort(list(DISTINCT subject_id)), ';') AS subjects  -- sorted: same text every run
     FROM keyed GROUP BY kind, place, country
 )
 SELECT row_number() OVER (ORDER BY facilitators DESC, total_usd DESC, kind, place) AS rank, *
