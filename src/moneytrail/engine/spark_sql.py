@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import sqlglot
@@ -235,11 +236,16 @@ def _tidy(tree: exp.Expression) -> exp.Expression:
     for ignore in list(tree.find_all(exp.IgnoreNulls)):
         if isinstance(ignore.this, exp.AnyValue):
             ignore.replace(_fn("first", ignore.this.this.copy(), exp.true()))
-    # bottom-up, so that a rewrite sees its arguments already rewritten
+    return rewrite_bottom_up(tree, _rewrite)
+
+
+def rewrite_bottom_up(tree: exp.Expression, rewrite: Callable[[exp.Expression], exp.Expression]) -> exp.Expression:
+    """Replace each node by ``rewrite(node)``, children first, so that a rewrite sees its
+    arguments already rewritten; returns the (possibly new) root."""
     for node in reversed(list(tree.walk(bfs=False))):
         if not isinstance(node, exp.Expression):
             continue
-        new = _rewrite(node)
+        new = rewrite(node)
         if new is not node:
             if node is tree:
                 tree = new

@@ -37,7 +37,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from moneytrail.engine.spark_sql import MoneytrailDuckDB, to_spark
+from moneytrail.engine.spark_sql import MoneytrailDuckDB, rewrite_bottom_up, to_spark
 
 _MACRO = re.compile(r"CREATE OR REPLACE MACRO (\w+)\(([^)]*)\) AS (.*)$", re.S)
 
@@ -221,22 +221,19 @@ def _jaro_winkler_sql(a: str, b: str) -> str:
     return f"(CASE WHEN length({a}) = 0 OR length({b}) = 0 THEN CAST(0 AS DOUBLE) ELSE {score} END)"
 
 
+def _spark_function(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.JarowinklerSimilarity):
+        return _parse(_jaro_winkler_sql(node.this.sql("spark"), node.expression.sql("spark")), "spark")
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "hamming":
+        return _hamming(*node.expressions)
+    if isinstance(node, exp.Bracket) and _first(node):
+        # only name tokens are subscripted in the conditions: t[1] is a token's first letter
+        return exp.Substring(this=node.this.copy(), start=exp.Literal.number(1), length=exp.Literal.number(1))
+    return node
+
+
 def _spark_functions(tree: exp.Expression) -> exp.Expression:
-    for node in list(tree.walk(bfs=False)):
-        new: exp.Expression | None = None
-        if isinstance(node, exp.JarowinklerSimilarity):
-            new = _parse(_jaro_winkler_sql(node.this.sql("spark"), node.expression.sql("spark")), "spark")
-        elif isinstance(node, exp.Anonymous) and node.name.lower() == "hamming":
-            new = _hamming(*node.expressions)
-        elif isinstance(node, exp.Bracket) and _first(node):
-            # only name tokens are subscripted in the conditions: t[1] is a token's first letter
-            new = exp.Substring(this=node.this.copy(), start=exp.Literal.number(1), length=exp.Literal.number(1))
-        if new is not None:
-            if node is tree:
-                tree = new
-            else:
-                node.replace(new)
-    return tree
+    return rewrite_bottom_up(tree, _spark_function)
 
 
 def spark_condition(sql: str) -> str:
