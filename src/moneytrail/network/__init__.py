@@ -42,6 +42,50 @@ def _snapshot(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"CREATE OR REPLACE TABLE {snap} AS SELECT * FROM {table}")
 
 
+# What the warehouse may keep cached while ``release_cache`` runs (then its own limit again).
+RELEASE_LIMIT = "256MB"
+
+
+def _limit_setting(con: duckdb.DuckDBPyConnection) -> str:
+    """The warehouse's memory limit as it was given, to set it again exactly: DuckDB shows it
+    rounded down ("10.6 GiB" for 45% of 24 GiB), and setting what it shows lowers it each time."""
+    import os
+
+    from moneytrail.store import WAREHOUSE_MEMORY
+
+    shown = str(scalar(con, "SELECT current_setting('memory_limit')"))
+    for given in (os.environ.get("MONEYTRAIL_MEMORY_LIMIT"), WAREHOUSE_MEMORY):
+        if not given:
+            continue
+        probe = duckdb.connect()
+        try:
+            probe.execute("SET memory_limit = '" + given.replace("'", "''") + "'")
+            if scalar(probe, "SELECT current_setting('memory_limit')") == shown:
+                return given
+        except duckdb.Error:
+            continue
+        finally:
+            probe.close()
+    return shown
+
+
+def release_cache(con: duckdb.DuckDBPyConnection) -> None:
+    """Let DuckDB hand back the memory it caches before the stage's Python-heavy steps.
+
+    The warehouse keeps up to its memory limit (``store.WAREHOUSE_MEMORY``) of cached blocks after
+    the SQL steps, and the communities' Python structures came on top of that (21.5 GiB at 20 M
+    transactions). Lowering the limit a moment evicts the cache (temporary data that does not fit
+    spills) and the memory goes back to the system; the limit as given holds again after.
+    """
+    limit = _limit_setting(con)
+    try:
+        con.execute(f"SET memory_limit = '{RELEASE_LIMIT}'")
+    except duckdb.Error:  # more than that is in use: keep the cache
+        pass
+    finally:
+        con.execute("SET memory_limit = '" + limit.replace("'", "''") + "'")
+
+
 def run_network(con: duckdb.DuckDBPyConnection, *, feedback: bool = True) -> dict[str, float]:
     """The network stage: graph, features, propagation, roles, communities, places, feedback.
 
@@ -78,6 +122,7 @@ def run_network(con: duckdb.DuckDBPyConnection, *, feedback: bool = True) -> dic
     assign_roles(con)
     tick("propagation")
     write_name_ties(con)
+    release_cache(con)
     tick("name_ties")
     detect_communities(con, sg)
     tick("communities")

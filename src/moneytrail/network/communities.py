@@ -42,7 +42,14 @@ import leidenalg
 import numpy as np
 import pyarrow as pa
 
-from moneytrail.network.graph import SubjectGraph, edge_ends, edge_pairs
+from moneytrail.network.graph import (
+    EdgeTable,
+    Graphish,
+    SubjectGraph,
+    edge_attr,
+    edge_ends,
+    edge_pairs,
+)
 from moneytrail.network.names import kin_tie_vertices, name_tie_vertices
 from moneytrail.network.sql import fetch_numpy
 
@@ -65,7 +72,7 @@ def auto_resolution(g: ig.Graph, weights: str = "cweight") -> float:
     return max(1.0, float(sum(g.es[weights])) / WEIGHT_PER_RESOLUTION) if g.ecount() else 1.0
 
 
-def canonical(g: ig.Graph, weights: str = "cweight") -> ig.Graph:
+def canonical(g: Graphish, weights: str = "cweight") -> ig.Graph:
     """The undirected graph ``g`` with its edges of positive ``weights`` only, in one canonical order
     (by lower then higher vertex id) and with only that attribute.
 
@@ -76,7 +83,7 @@ def canonical(g: ig.Graph, weights: str = "cweight") -> ig.Graph:
     if g.ecount() == 0:
         return ig.Graph(n=g.vcount())
     ends = np.sort(edge_ends(g), axis=1)
-    w = np.asarray(g.es[weights], dtype=np.float64)
+    w = edge_attr(g, weights)
     ok = w > 0
     ends, w = ends[ok], w[ok]
     order = np.lexsort((ends[:, 1], ends[:, 0]))
@@ -87,7 +94,7 @@ def canonical(g: ig.Graph, weights: str = "cweight") -> ig.Graph:
 
 
 def leiden(
-    g: ig.Graph, resolution: float | None = None, seed: int = SEED, weights: str = "cweight"
+    g: Graphish, resolution: float | None = None, seed: int = SEED, weights: str = "cweight"
 ) -> np.ndarray:
     """Community membership per vertex of an undirected weighted graph (edges of zero weight dropped)."""
     if g.vcount() == 0:
@@ -106,6 +113,11 @@ def leiden(
     return np.asarray(part.membership, dtype=np.int64)
 
 
+def induced(g: Graphish, keep: list[int]) -> Graphish:
+    """The subgraph on the vertices ``keep`` (sorted), edges in ``g``'s order."""
+    return g.induced(keep) if isinstance(g, EdgeTable) else g.induced_subgraph(keep)
+
+
 def risky_vertices(con: duckdb.DuckDBPyConnection, sg: SubjectGraph) -> list[int]:
     """Vertices with a role probability of at least ``RISK_MIN`` (all vertices without ``network_roles``)."""
     if not _has(con, "network_roles"):
@@ -117,7 +129,7 @@ def risky_vertices(con: duckdb.DuckDBPyConnection, sg: SubjectGraph) -> list[int
 
 
 def attach_domestic(
-    u: ig.Graph, keep: list[int], member: np.ndarray
+    u: Graphish, keep: list[int], member: np.ndarray
 ) -> tuple[list[int], np.ndarray]:
     """Add the vertices outside ``keep`` with a domestic person-to-person tie to one inside it, each
     to the community of the vertex it pays or is paid by most often that way.
@@ -131,7 +143,7 @@ def attach_domestic(
     comm = np.full(u.vcount(), -1, dtype=np.int64)
     comm[np.asarray(keep, dtype=np.int64)] = member
     ends = edge_ends(u)
-    dom = np.asarray(u.es["ndom"], dtype=np.float64)
+    dom = edge_attr(u, "ndom")
     x = np.concatenate([ends[:, 0], ends[:, 1]])  # the outsider end
     y = np.concatenate([ends[:, 1], ends[:, 0]])
     w = np.concatenate([dom, dom])
@@ -153,13 +165,13 @@ def receiving_countries(
     out = np.full(len(keep), -1, dtype=np.int64)
     if not keep or not _has(con, "network_payments"):
         return out
-    g = sg.graph
+    g = sg.edges
     vs = np.asarray(keep, dtype=np.int64)
-    p2p = np.asarray(g.es["np2p"], dtype=np.float64) if g.ecount() else np.zeros(0)
+    p2p = edge_attr(g, "np2p")
     ends = edge_ends(g)
     n_in = np.bincount(ends[:, 1], weights=p2p, minlength=g.vcount())[vs]
     n_out = np.bincount(ends[:, 0], weights=p2p, minlength=g.vcount())[vs]
-    xb = p2p - np.asarray(g.es["ndom"], dtype=np.float64) if g.ecount() else np.zeros(0)
+    xb = p2p - edge_attr(g, "ndom")
     xb_in = np.bincount(ends[:, 1], weights=xb, minlength=g.vcount())[vs]
     collectors = vs[(xb_in > 0) | (n_in > n_out)]
     if len(collectors) == 0:
@@ -192,7 +204,7 @@ def receiving_countries(
 
 
 def split_by_country(
-    u: ig.Graph, keep: list[int], member: np.ndarray, country: np.ndarray
+    u: Graphish, keep: list[int], member: np.ndarray, country: np.ndarray
 ) -> np.ndarray:
     """Split each community by its collectors' receiving country (``country``, -1 unknown); every
     other member follows the same-community collector it has most person-to-person payments with.
@@ -203,10 +215,10 @@ def split_by_country(
     if len(keep) == 0:
         return member
     ctry = country.copy()
-    sub = u.induced_subgraph(keep)
+    sub = induced(u, keep)
     if sub.ecount():
         ends = edge_ends(sub)
-        w = np.asarray(sub.es["np2p"], dtype=np.float64)
+        w = edge_attr(sub, "np2p")
         x = np.concatenate([ends[:, 0], ends[:, 1]])  # the member without a country
         y = np.concatenate([ends[:, 1], ends[:, 0]])  # a collector of its community
         ww = np.concatenate([w, w])
@@ -228,53 +240,111 @@ PASS_LO, PASS_HI = 0.6, 1.02
 
 PASS_SQL = """
 WITH r AS (SELECT subject_id FROM nw_pass_keep),
-p0 AS (SELECT dst AS x, ts_utc AS ts, amount_usd AS a, receiver_country AS c, CAST(ts_utc AS DATE) AS d
-       FROM network_payments
-       WHERE p2p AND cross_border AND amount_usd > 0 AND receiver_country IS NOT NULL
-         AND dst IN (SELECT subject_id FROM r)),
-p AS (SELECT x, ts, a, c, d FROM p0 UNION ALL SELECT x, ts, a, c, d + INTERVAL 1 DAY FROM p0),
-q AS (SELECT src AS f, dst AS z, ts_utc AS ts, amount_usd AS a, sender_country AS c,
+p AS (SELECT rowid AS i, dst AS x, ts_utc AS ts, amount_usd AS a, receiver_country AS c,
              CAST(ts_utc AS DATE) AS d FROM network_payments
-      WHERE p2p AND NOT cross_border AND sender_country IS NOT NULL AND dst IN (SELECT subject_id FROM r)),
-hits AS (
-  -- a receipt stands for its day and the next, so the window of PASS_HOURS (<= 24) is joined
-  -- by day as well as country: each pair meets once, and the join no longer pairs every
-  -- receipt with every domestic payment of its country
-  SELECT p.x, q.f, q.z, count(*) AS n FROM p JOIN q ON q.c = p.c AND q.d = p.d AND q.ts >= p.ts
-     AND q.ts <= p.ts + INTERVAL {hours} HOUR AND q.a >= {lo!r} * p.a AND q.a <= {hi!r} * p.a
-     AND q.z <> p.x AND q.f <> q.z
+      WHERE p2p AND cross_border AND amount_usd > 0 AND receiver_country IS NOT NULL
+        AND dst IN (SELECT subject_id FROM r)),
+q0 AS (SELECT rowid AS j, src AS f, dst AS z, ts_utc AS ts, amount_usd AS a, sender_country AS c,
+              CAST(ts_utc AS DATE) AS d FROM network_payments
+       WHERE p2p AND NOT cross_border AND sender_country IS NOT NULL AND src <> dst
+         AND dst IN (SELECT subject_id FROM r)),
+-- a payment stands for its day and the one before (the window of PASS_HOURS <= 24 h after a
+-- receipt ends on the receipt's day or the next): joined by day, each pair meets once
+q AS (SELECT j, f, z, ts, a, c, d FROM q0 UNION ALL SELECT j, f, z, ts, a, c, d - 1 FROM q0),
+own AS (
+  -- the receiver passes the receipt on itself
+  SELECT p.x, q.f, q.z, count(*) AS n FROM p JOIN q ON q.f = p.x AND q.c = p.c AND q.d = p.d
+     AND q.ts >= p.ts AND q.ts <= p.ts + INTERVAL {hours} HOUR AND q.a >= {lo!r} * p.a
+     AND q.a <= {hi!r} * p.a AND q.z <> p.x
   GROUP BY ALL
 ){named}
-SELECT h.x, h.f, h.z, h.n FROM hits h {join}
-WHERE h.x = h.f {pair}
-ORDER BY h.x, h.f, h.z
+SELECT x, f, z, n, NULL::VARCHAR[] AS nx, NULL::VARCHAR[] AS nf FROM own{other}
+ORDER BY x, f, z
 """
 
-# Pairs (receiver, sender) whose names share a word of four letters or more: the only ones
-# `same_person` can accept. The time-and-amount join pairs a receipt with every domestic
-# payment of its country (5.2 M rows in a 5 M-transaction world, growing faster than the
-# data); the shared word keeps the few that can be the receiver's own wallet.
+# Another sender counts only when its names share a word of four letters or more with the
+# receiver's (the receiver's own wallet that entity resolution kept apart; ``same_person`` then
+# checks every name), so receipts and payments meet by country, day and shared word: joined by
+# country and day alone, every receipt met every domestic payment of its country that day (5.2 M
+# rows at 5 M transactions, a 29 GB spill at 20 M, growing with the square of the payments a
+# day). A receipt and a payment sharing two words meet twice: counted once (by row).
 PASS_NAMED_SQL = """,
-pairs AS (SELECT DISTINCT x, f FROM hits WHERE x <> f),
-who AS (SELECT x AS s FROM pairs UNION SELECT f FROM pairs),
-named AS (
-  SELECT sr.subject_id AS s, p.name_norm AS name FROM subject_records sr
-  JOIN who ON who.s = sr.subject_id
-  JOIN parties p ON p.provider = sr.provider AND p.record_id = sr.record_id AND p.party = sr.party
-  WHERE p.name_norm IS NOT NULL AND p.side IN ('from', 'to')
+who AS MATERIALIZED (
+  SELECT provider, record_id, party, subject_id AS s FROM subject_records
+  WHERE subject_id IN (SELECT x FROM p UNION SELECT f FROM q0)
+),
+named AS MATERIALIZED (
+  SELECT who.s, pt.name_norm AS name FROM who
+  JOIN parties pt ON pt.provider = who.provider AND pt.record_id = who.record_id AND pt.party = who.party
+  WHERE pt.name_norm IS NOT NULL AND pt.side IN ('from', 'to')
 ),
 words AS (SELECT DISTINCT s, w FROM (SELECT s, unnest(string_split(name, ' ')) AS w FROM named)
           WHERE length(w) >= 4),
-shared AS (SELECT DISTINCT pairs.x, pairs.f FROM pairs
-           JOIN words a ON a.s = pairs.x JOIN words b ON b.s = pairs.f AND b.w = a.w)"""
+wf AS (SELECT s, w FROM words WHERE s IN (SELECT f FROM q0)),
+wx AS (SELECT s, w FROM words WHERE w IN (SELECT w FROM wf)),
+pw AS MATERIALIZED (SELECT p.*, wx.w FROM p JOIN wx ON wx.s = p.x),
+qw AS MATERIALIZED (SELECT q.*, wf.w FROM q JOIN wf ON wf.s = q.f),
+met AS (
+  SELECT DISTINCT p.i, q.j, p.x, q.f, q.z FROM pw p JOIN qw q ON q.w = p.w AND q.c = p.c AND q.d = p.d
+     AND q.ts >= p.ts AND q.ts <= p.ts + INTERVAL {hours} HOUR AND q.a >= {lo!r} * p.a
+     AND q.a <= {hi!r} * p.a AND q.f <> p.x AND q.z <> p.x
+),
+other0 AS (SELECT x, f, z, count(*) AS n FROM met GROUP BY ALL),
+toks AS (
+  SELECT s, name, list_sort(string_split(name, ' ')) AS t,
+         regexp_full_match(name, '[a-z0-9]+( [a-z0-9]+)*') AS plain
+  FROM (SELECT DISTINCT s, name FROM named WHERE s IN (SELECT x FROM other0 UNION SELECT f FROM other0))
+),
+xf AS (SELECT DISTINCT x, f FROM other0),
+-- most pairs met by a common word ("maria", "cruz") hold names no one would take for one
+-- person: a pair goes on to ``same_person`` (every name of one compatible with every name of
+-- the other) only when the first name of each may be compatible
+first AS (SELECT s, arg_min(t, name) AS t, arg_min(plain, name) AS plain FROM toks GROUP BY s),
+fx AS (
+  SELECT xf.x, xf.f, a.t AS ta, b.t AS tb,
+         NOT (a.plain AND b.plain) OR a.t = b.t OR {whole} AS pass
+  FROM xf JOIN first a ON a.s = xf.x JOIN first b ON b.s = xf.f
+),
+-- the shorter name's tokens (k-th) against every token of the longer one, as rows
+tk AS (
+  SELECT x, f, lo, sh, generate_subscripts(sh, 1) AS k FROM (
+    SELECT x, f, CASE WHEN len(ta) <= len(tb) THEN ta ELSE tb END AS sh,
+           CASE WHEN len(ta) <= len(tb) THEN tb ELSE ta END AS lo FROM fx WHERE NOT pass)
+),
+tu AS (SELECT x, f, k, t, u, {similar} AS alike FROM (SELECT x, f, k, sh[k] AS t, unnest(lo) AS u FROM tk)),
+per AS (SELECT x, f, k, bool_or({token_ok}) AS ok, bool_or({anchor}) AS anchor FROM tu GROUP BY x, f, k),
+maybe AS (
+  SELECT x, f FROM fx WHERE pass
+  UNION ALL SELECT x, f FROM per GROUP BY x, f HAVING bool_and(ok) AND bool_or(anchor)
+),
+nm AS (SELECT s, list(DISTINCT name) AS names FROM toks GROUP BY s),
+other AS (
+  SELECT o.x, o.f, o.z, o.n, a.names AS nx, b.names AS nf FROM other0 o
+  JOIN maybe k ON k.x = o.x AND k.f = o.f JOIN nm a ON a.s = o.x JOIN nm b ON b.s = o.f
+)"""
 
-NAMES_SQL = """
-SELECT sr.subject_id, list(DISTINCT p.name_norm ORDER BY p.name_norm) AS names
-FROM subject_records sr JOIN (SELECT DISTINCT subject_id FROM nw_pass_who) USING (subject_id)
-JOIN parties p ON p.provider = sr.provider AND p.record_id = sr.record_id AND p.party = sr.party
-WHERE p.name_norm IS NOT NULL AND p.side IN ('from', 'to')
-GROUP BY sr.subject_id
-"""
+
+# ``names_compatible`` (resolve/names.py) over two sorted token lists in SQL, with its similarity
+# thresholds lowered by LOOSE: DuckDB's Jaro-Winkler agrees with rapidfuzz's to 1e-16 (200,000
+# word and name pairs of the 1M world), and every clause only grows as a threshold falls, so
+# what this rejects ``names_compatible`` rejects; it only keeps Python from the chance pairs.
+# Names of other characters than a-z, 0-9 and single spaces are left to Python.
+LOOSE = 0.01
+
+
+def _compatible_sql() -> dict[str, str]:
+    """The clauses of ``names_compatible`` for the pass-through SQL: ``whole`` (equal token lists
+    aside) on the first names' token lists ``a.t``, ``b.t``; ``similar``, then ``token_ok`` and
+    ``anchor`` (which read it) on a token ``t`` of the shorter name and a token ``u`` of the longer."""
+    return {
+        "whole": f"jaro_winkler_similarity(array_to_string(a.t, ' '), array_to_string(b.t, ' ')) >= {0.95 - LOOSE!r}",
+        "similar": f"(least(length(t), length(u)) >= 3 AND jaro_winkler_similarity(t, u) >= {0.85 - LOOSE!r})",
+        "token_ok": (
+            "(t = u OR ((length(t) = 1 OR length(u) = 1) AND t[1] = u[1]) "
+            "OR (length(t) > 1 AND length(u) > 1 AND (starts_with(u, t) OR starts_with(t, u))) OR alike)"
+        ),
+        "anchor": "((t = u AND length(t) >= 2) OR alike)",
+    }
 
 
 def pass_throughs(con: duckdb.DuckDBPyConnection, sg: SubjectGraph, keep: list[int]) -> np.ndarray:
@@ -302,22 +372,16 @@ def pass_throughs(con: duckdb.DuckDBPyConnection, sg: SubjectGraph, keep: list[i
         hours=PASS_HOURS,
         lo=PASS_LO,
         hi=PASS_HI,
-        named=PASS_NAMED_SQL if named else "",
-        join="LEFT JOIN shared k ON k.x = h.x AND k.f = h.f" if named else "",
-        pair="OR k.x IS NOT NULL" if named else "",
+        named=PASS_NAMED_SQL.format(hours=PASS_HOURS, lo=PASS_LO, hi=PASS_HI, **_compatible_sql())
+        if named
+        else "",
+        other=" UNION ALL SELECT x, f, z, n, nx, nf FROM other" if named else "",
     )
     rows = con.execute(sql).fetchall()
     con.unregister("nw_pass_keep")
-    other = [(x, f) for x, f, _, _ in rows if x != f]
-    names: dict[str, list[str]] = {}
-    if other and named:
-        who = sorted({s for pair in other for s in pair})
-        con.register("nw_pass_who", pa.table({"subject_id": pa.array(who, pa.string())}))
-        names = {a: list(b) for a, b in con.execute(NAMES_SQL).fetchall()}
-        con.unregister("nw_pass_who")
 
-    def same_person(x: str, f: str) -> bool:
-        nx, nf = names.get(x, []), names.get(f, [])
+    def same_person(nx: list[str] | None, nf: list[str] | None) -> bool:
+        nx, nf = nx or [], nf or []
         words = {w for n in nx for w in n.split() if len(w) >= 4}
         return (
             bool(nx and nf)
@@ -327,8 +391,8 @@ def pass_throughs(con: duckdb.DuckDBPyConnection, sg: SubjectGraph, keep: list[i
 
     idx = sg.index
     got: dict[tuple[int, int], int] = {}
-    for x, f, z, n in rows:
-        if x == f or same_person(x, f):
+    for x, f, z, n, nx, nf in rows:
+        if x == f or same_person(nx, nf):
             key = (idx[x], idx[z])
             got[key] = got.get(key, 0) + int(n)
     out = [(a, b, n) for (a, b), n in sorted(got.items())]
@@ -340,12 +404,12 @@ PASS_WEIGHT = 1000.0
 
 
 def _forwards(
-    g: ig.Graph, pos: np.ndarray, passes: np.ndarray | None
+    g: Graphish, pos: np.ndarray, passes: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Domestic forwards between positions of ``keep`` (``pos`` maps vertices to them, -1 outside):
     (from, to, strength), strength the domestic payments plus ``PASS_WEIGHT`` per pass-through."""
     ends = edge_ends(g)
-    dom = np.asarray(g.es["ndom"], dtype=np.float64) if g.ecount() else np.zeros(0)
+    dom = edge_attr(g, "ndom")
     s, d = pos[ends[:, 0]], pos[ends[:, 1]]
     ok = (s >= 0) & (d >= 0) & (dom > 0)
     s, d, w = s[ok], d[ok], dom[ok]
@@ -363,7 +427,7 @@ def _forwards(
 
 
 def join_forwarders(
-    g: ig.Graph,
+    g: Graphish,
     keep: list[int],
     member: np.ndarray,
     country: np.ndarray,
@@ -445,7 +509,7 @@ def _units(cols: list[int], fwd: dict[int, int], kin_of: dict[int, list[int]]) -
 
 
 def split_by_collector(
-    g: ig.Graph,
+    g: Graphish,
     keep: list[int],
     member: np.ndarray,
     collector: np.ndarray,
@@ -486,8 +550,8 @@ def split_by_collector(
     s, d = pos[ends[:, 0]], pos[ends[:, 1]]
     inside = (s >= 0) & (d >= 0)
     s, d = s[inside], d[inside]
-    dom = np.asarray(g.es["ndom"], dtype=np.float64)[inside]
-    xb = np.asarray(g.es["np2p"], dtype=np.float64)[inside] - dom
+    dom = edge_attr(g, "ndom")[inside]
+    xb = edge_attr(g, "np2p")[inside] - dom
     same = member[s] == member[d]
     busy = np.bincount(member[collector], minlength=int(member.max()) + 1)[member] >= 2
     # each collector's strongest forward (pass-throughs first) to another collector of its community
@@ -521,27 +585,37 @@ def split_by_collector(
                 up[p] = up.get(p, 0.0) + w
         # units of several collectors first, then the lone ones by the payments they collect
         order = sorted(size, key=lambda r: (size[r] == 1, -sum(upay[r].values()), r))
-        part_payers: list[set[int]] = []
+        # the parts each payer pays (in the order they were made): a lone collector's overlap
+        # with every part comes from its own payers, not from a pass over all the parts
+        parts_of: dict[int, list[int]] = {}
+        n_parts = 0
         part: dict[int, int] = {}
         for r in order:
             best, share, total = -1, 0.0, sum(upay[r].values())
             if size[r] == 1 and total > 0:
-                for k, ps in enumerate(part_payers):
-                    o = sum(w for p, w in upay[r].items() if p in ps) / total
+                acc: dict[int, float] = {}
+                for p, w in upay[r].items():  # summed in the payers' order, as part by part
+                    for k in parts_of.get(p, ()):
+                        acc[k] = acc.get(k, 0.0) + w
+                for k in sorted(acc):  # the first part of the best share wins
+                    o = acc[k] / total
                     if o > share:
                         best, share = k, o
             if best >= 0 and share >= overlap_min:
-                part_payers[best] |= set(upay[r])
                 part[r] = best
             else:
-                part[r] = len(part_payers)
-                part_payers.append(set(upay[r]))
-        if len(part_payers) < 2:
+                part[r] = best = n_parts
+                n_parts += 1
+            for p in upay[r]:
+                ks = parts_of.setdefault(p, [])
+                if best not in ks:
+                    ks.append(best)
+        if n_parts < 2:
             continue
         for x in cols:
             out[x] = nxt + part[unit[x]]
             moved[x] = True
-        nxt += len(part_payers)
+        nxt += n_parts
     if not moved.any():
         return member
     # the other members of a split community follow the part they have most payments with
@@ -618,14 +692,14 @@ def detect_communities(
     con: duckdb.DuckDBPyConnection, sg: SubjectGraph, resolution: float | None = None
 ) -> None:
     keep = risky_vertices(con, sg)
-    full = sg.undirected()
-    member = leiden(full.induced_subgraph(keep), resolution)
+    full = sg.undirected_edges()
+    member = leiden(induced(full, keep), resolution)
     country = receiving_countries(con, sg, keep)
     member = split_by_country(full, keep, member, country)
     kin = kin_tie_vertices(con, sg)
     passes = pass_throughs(con, sg, keep)
-    member = join_forwarders(sg.graph, keep, member, country, passes)
-    member = split_by_collector(sg.graph, keep, member, country >= 0, kin, passes=passes)
+    member = join_forwarders(sg.edges, keep, member, country, passes)
+    member = split_by_collector(sg.edges, keep, member, country >= 0, kin, passes=passes)
     member = join_lone_by_ties(keep, member, country, [_both(name_tie_vertices(con, sg), kin)])
     keep, member = attach_domestic(full, keep, member)
     tbl = pa.table(

@@ -64,10 +64,11 @@ LEFT JOIN ctry c USING (subject_id) LEFT JOIN nw_pagerank p USING (subject_id)
 
 
 def pagerank(sg: SubjectGraph) -> np.ndarray:
-    g = sg.graph
+    g = sg.structure()  # the edge weights come from the arrays, not as igraph attributes
     if g.vcount() == 0:
         return np.zeros(0)
-    return np.asarray(g.pagerank(weights="weight" if g.ecount() else None, directed=True), dtype=np.float64)
+    w = sg.edges.attrs["weight"].tolist() if g.ecount() else None
+    return np.asarray(g.pagerank(weights=w, directed=True), dtype=np.float64)
 
 
 def compute_features(con: duckdb.DuckDBPyConnection, sg: SubjectGraph, scores_table: str = "subject_scores") -> None:

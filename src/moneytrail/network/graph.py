@@ -16,8 +16,9 @@ receiver_country, p2p, cross_border)``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import chain
+from typing import TypeAlias
 
 import duckdb
 import igraph as ig
@@ -62,13 +63,110 @@ GROUP BY src, dst
 """
 
 
-@dataclass
-class SubjectGraph:
-    """A directed igraph graph over subjects, with its vertex names in order."""
+ATTRS = ("n", "usd", "weight", "pweight", "np2p", "ndom", "cweight")
 
-    graph: ig.Graph
-    names: list[str]
-    _index: dict[str, int] | None = field(default=None, init=False, repr=False, compare=False)
+
+@dataclass
+class EdgeTable:
+    """A graph's edges as numpy arrays: ends (m, 2) and float64 attributes, in edge order.
+
+    The stage's steps read the edges as arrays; igraph keeps each edge attribute as a list of
+    Python floats (32 bytes an edge and attribute against 8), which on the directed graph, its
+    undirected copy and their subgraphs was most of the stage's Python memory (about 3 GiB an
+    attribute set at 20 M transactions).
+    """
+
+    n: int
+    ends: np.ndarray
+    attrs: dict[str, np.ndarray]
+
+    def vcount(self) -> int:
+        return self.n
+
+    def ecount(self) -> int:
+        return len(self.ends)
+
+    def induced(self, vertices: list[int]) -> EdgeTable:
+        """The edges between ``vertices`` (sorted, distinct), renumbered by their position there,
+        in the same order (as ``induced_subgraph`` gives them for the collapsed undirected graph)."""
+        pos = np.full(self.n, -1, dtype=np.int64)
+        pos[np.asarray(vertices, dtype=np.int64)] = np.arange(len(vertices))
+        s, d = pos[self.ends[:, 0]], pos[self.ends[:, 1]]
+        ok = (s >= 0) & (d >= 0)
+        return EdgeTable(len(vertices), np.column_stack([s[ok], d[ok]]), {k: v[ok] for k, v in self.attrs.items()})
+
+
+Graphish: TypeAlias = ig.Graph | EdgeTable
+
+
+def edge_attr(g: Graphish, name: str) -> np.ndarray:
+    """An edge attribute of an igraph graph or an ``EdgeTable`` as a float64 array."""
+    if isinstance(g, EdgeTable):
+        return g.attrs[name]
+    return np.asarray(g.es[name], dtype=np.float64) if g.ecount() else np.zeros(0)
+
+
+def collapse(t: EdgeTable) -> EdgeTable:
+    """Both directions merged, attributes summed: the edges ``as_undirected(mode="collapse")``
+    gives, in its order (by higher then lower end, ends stored lower first) and with its sums."""
+    if t.ecount() == 0:
+        return EdgeTable(t.n, np.zeros((0, 2), dtype=np.int64), {k: v[:0] for k, v in t.attrs.items()})
+    lo = np.minimum(t.ends[:, 0], t.ends[:, 1])
+    hi = np.maximum(t.ends[:, 0], t.ends[:, 1])
+    order = np.lexsort((lo, hi))
+    lo, hi = lo[order], hi[order]
+    new = np.r_[True, (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])]
+    group = np.cumsum(new) - 1
+    k = int(group[-1]) + 1
+    # at most two edges (one each way) per pair: their sum does not depend on the order
+    attrs = {a: np.bincount(group, weights=v[order], minlength=k) for a, v in t.attrs.items()}
+    return EdgeTable(t.n, np.column_stack([lo[new], hi[new]]), attrs)
+
+
+class SubjectGraph:
+    """A directed graph over subjects, with its vertex names in order.
+
+    ``edges`` holds the edges as arrays (what the stage reads); ``graph`` is the igraph graph
+    with its edge attributes, built on first use from ``edges`` (or given, as in the tests).
+    """
+
+    def __init__(self, graph: ig.Graph | None, names: list[str], edges: EdgeTable | None = None):
+        if graph is None and edges is None:
+            raise ValueError("a SubjectGraph needs a graph or its edges")
+        self._graph = graph
+        self.names = names
+        self._edges = edges
+        self._index: dict[str, int] | None = None
+
+    @property
+    def graph(self) -> ig.Graph:
+        """The directed igraph graph with its edge attributes (``ATTRS``)."""
+        if self._graph is None:
+            assert self._edges is not None
+            self._graph = self.structure()
+        if self._edges is not None and self._graph.ecount() and ATTRS[0] not in self._graph.es.attributes():
+            for k, v in self._edges.attrs.items():
+                self._graph.es[k] = v.tolist()
+        return self._graph
+
+    def structure(self) -> ig.Graph:
+        """The directed igraph graph, without edge attributes unless ``graph`` set them."""
+        if self._graph is None:
+            assert self._edges is not None
+            e = self._edges.ends
+            self._graph = ig.Graph(n=self._edges.n, edges=edge_pairs(e[:, 0], e[:, 1]), directed=True)
+        return self._graph
+
+    @property
+    def edges(self) -> EdgeTable:
+        """The directed edges as arrays."""
+        if self._edges is None:
+            assert self._graph is not None
+            g = self._graph
+            self._edges = EdgeTable(
+                g.vcount(), edge_ends(g), {k: edge_attr(g, k) for k in g.es.attributes()}
+            )
+        return self._edges
 
     @property
     def index(self) -> dict[str, int]:
@@ -77,9 +175,16 @@ class SubjectGraph:
             self._index = {n: i for i, n in enumerate(self.names)}
         return self._index
 
+    def undirected_edges(self) -> EdgeTable:
+        """Both directions merged, attributes summed (``collapse``)."""
+        return collapse(self.edges)
+
     def undirected(self) -> ig.Graph:
-        """Both directions merged: weight = payments, usd = total."""
-        g = self.graph.as_undirected(mode="collapse", combine_edges={"n": "sum", "usd": "sum", "weight": "sum", "pweight": "sum", "np2p": "sum", "ndom": "sum", "cweight": "sum"})
+        """Both directions merged: weight = payments, usd = total (an igraph graph of its own)."""
+        u = self.undirected_edges()
+        g = ig.Graph(n=u.n, edges=edge_pairs(u.ends[:, 0], u.ends[:, 1]), directed=False)
+        for k, v in u.attrs.items():
+            g.es[k] = v.tolist()
         return g
 
 
@@ -89,9 +194,11 @@ def edge_pairs(s: np.ndarray, d: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(s.tolist(), d.tolist(), strict=True))
 
 
-def edge_ends(g: ig.Graph) -> np.ndarray:
+def edge_ends(g: Graphish) -> np.ndarray:
     """The (m, 2) int64 array of ``g``'s edge ends, in edge order (through ``fromiter``:
     ``np.asarray`` of igraph's list of tuples takes half as long again)."""
+    if isinstance(g, EdgeTable):
+        return g.ends
     return np.fromiter(chain.from_iterable(g.get_edgelist()), dtype=np.int64, count=2 * g.ecount()).reshape(-1, 2)
 
 
@@ -116,22 +223,22 @@ def load_graph(con: duckdb.DuckDBPyConnection) -> SubjectGraph:
     """)
     s = np.asarray(e["s"], dtype=np.int64)
     d = np.asarray(e["d"], dtype=np.int64)
-    g = ig.Graph(n=len(names), edges=edge_pairs(s, d), directed=True)
+    del names_arr
     n = np.asarray(e["n"], dtype=np.float64)
-    g.es["n"] = n.tolist()
-    g.es["usd"] = np.asarray(e["total_usd"], dtype=np.float64).tolist()
+    attrs: dict[str, np.ndarray] = {"n": n, "usd": np.asarray(e["total_usd"], dtype=np.float64)}
     # a tie's strength grows with the number of payments, slowly: one payment already links
-    g.es["weight"] = (1.0 + np.log1p(n)).tolist()
+    attrs["weight"] = 1.0 + np.log1p(n)
     # for ranking people around a seed: person-to-person money counts, shop and cash-out links barely
     p2p = np.asarray(e["n_p2p"], dtype=np.float64)
-    g.es["pweight"] = np.where(p2p > 0, 1.0 + np.log1p(p2p), 0.02).tolist()
-    g.es["np2p"] = p2p.tolist()
+    attrs["pweight"] = np.where(p2p > 0, 1.0 + np.log1p(p2p), 0.02)
+    attrs["np2p"] = p2p
     # for communities: person-to-person payments, domestic ones (passing money on inside a network)
     # three times a cross-border one; a payer's cross-border payments are divided by the number of
     # people it pays that way, so that a consumer spread over several networks glues none of them
     # (seed 303: ARI 0.765 -> 0.836, seed 404: 0.680 -> 0.715, on top of the attachment in communities.py)
     xb = np.asarray(e["n_xb"], dtype=np.float64)
     payees = np.bincount(s, weights=(xb > 0).astype(np.float64), minlength=len(names))
-    g.es["ndom"] = (p2p - xb).tolist()
-    g.es["cweight"] = (xb / np.maximum(payees[s], 1.0) + DOMESTIC_WEIGHT * (p2p - xb)).tolist()
-    return SubjectGraph(g, names)
+    attrs["ndom"] = p2p - xb
+    attrs["cweight"] = xb / np.maximum(payees[s], 1.0) + DOMESTIC_WEIGHT * (p2p - xb)
+    del e
+    return SubjectGraph(None, names, EdgeTable(len(names), np.column_stack([s, d]), attrs))
