@@ -263,8 +263,10 @@ def _payees(con: duckdb.DuckDBPyConnection, window_s: int) -> None:
 
 def _window_candidates(con: duckdb.DuckDBPyConnection, window_s: int) -> None:
     """``_ref_win``: payments near a session whose payee is linked to the session's other
-    end or shares a name word with it. Joined on (name word, time bucket of the window's
-    width), so the cost grows with the payments, not with sessions times payments.
+    end, or shares a name word with it while the payer shares one with the session's own
+    end (what both readers, :func:`session_links` and the last branch of the alignment,
+    require). Joined on (name word, time bucket of the window's width), so the cost grows
+    with the payments, not with sessions times payments.
     Needs the tables of :func:`_payees` for the same window."""
     w = max(int(window_s), 1)
     con.execute(
@@ -277,13 +279,21 @@ def _window_candidates(con: duckdb.DuckDBPyConnection, window_s: int) -> None:
                LATERAL (SELECT epoch(e.start_utc)::BIGINT // {w} + k.d AS bucket) b
         ),
         end_tok AS (
-          SELECT e.*, unnest(t.tokens) AS tok
+          SELECT e.*, ta.tokens AS a_tokens, unnest(t.tokens) AS tok
           FROM ends e JOIN _ref_end_tokens t ON t.referral_provider = e.provider AND t.referral_record_id = e.b
+          JOIN _ref_end_tokens ta ON ta.referral_provider = e.provider AND ta.referral_record_id = e.a
         ),
+        -- a payee named like one end is kept only when the payer shares a word with the
+        -- other end: both readers of _ref_win ask for that (or for a payee linked to the
+        -- other end, which by_link finds), and common names in a busy time bucket would
+        -- otherwise pair every such payment with every such session (quadratic in size)
         by_name AS (
           SELECT t.provider, t.record_id, t.ts_utc, e.provider AS referral_provider, e.report_id, e.seq,
                  e.a, e.b, e.start_utc
           FROM _ref_to_tok t JOIN end_tok e ON e.tok = t.tok AND e.bucket = t.bucket
+          JOIN parties f ON f.provider = t.provider AND f.record_id = t.record_id AND f.side = 'from'
+          WHERE t.ts_utc BETWEEN e.start_utc - INTERVAL ({w}) SECOND AND e.start_utc + INTERVAL ({w}) SECOND
+            AND list_has_any({_TOKENS.format(col="f.name_norm")}, e.a_tokens)
         ),
         by_link AS (
           SELECT y.provider, y.record_id, y.ts_utc, e.provider, e.report_id, e.seq, e.a, e.b, e.start_utc
