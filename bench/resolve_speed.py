@@ -3,6 +3,7 @@
     python bench/resolve_speed.py                       # 100k and 1M occurrences
     python bench/resolve_speed.py 100000 1000000 5000000 --repeat 3
     python bench/resolve_speed.py 2000000 4000000 --steps   # 1M and 2M transactions, CPU s per step
+    python bench/resolve_speed.py --bundle /tmp/worlds/world-1m/bundle --steps  # a world already made
 
 Each size is a synthetic world (``moneytrail.synth``, seed 21, built as
 bench/scale.py builds its worlds) of about half as many transactions as
@@ -120,6 +121,27 @@ def warehouse(work: Path, occurrences: int, seed: int) -> tuple[Path, int]:
     return store, txns
 
 
+def bundle_warehouse(work: Path, bundle: Path) -> tuple[Path, int]:
+    """The ingested warehouse of an existing bundle (e.g. bench/scale.py --generate-only's),
+    built once under ``work`` and keyed by the bundle's path."""
+    import hashlib
+
+    key = hashlib.sha1(str(bundle.resolve()).encode()).hexdigest()[:10]
+    store = work / f"resolve-bundle-{key}.duckdb"
+    marker = work / f"resolve-bundle-{key}.json"
+    if not marker.exists():
+        from moneytrail.ingest import ingest_plan
+        from moneytrail.ingest.bundle import plan_bundle
+        from moneytrail.store import Warehouse
+
+        store.unlink(missing_ok=True)
+        with Warehouse(store) as wh:
+            ingest_plan(wh, plan_bundle(bundle))
+            txns = int(wh.con.execute("SELECT count(*) FROM transactions").fetchall()[0][0])
+        marker.write_text(json.dumps({"transactions": txns, "bundle": str(bundle)}))
+    return store, int(json.loads(marker.read_text())["transactions"])
+
+
 def run_once(store: Path, steps: bool = False) -> dict[str, Any]:
     child = CHILD.replace("STEP_FUNCTIONS", repr(STEP_FUNCTIONS))
     argv = [sys.executable, "-c", child, str(store)] + (["--steps"] if steps else [])
@@ -142,8 +164,24 @@ def main() -> None:
     ap.add_argument(
         "--work", type=Path, default=Path(tempfile.gettempdir()) / "moneytrail-resolve-speed"
     )
+    ap.add_argument(
+        "--bundle",
+        type=Path,
+        action="append",
+        default=[],
+        help="time an existing world's bundle instead of the sizes (repeatable); the "
+        "figures are printed, not written to the results file",
+    )
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    for bundle in args.bundle:
+        store, txns = bundle_warehouse(args.work, bundle)
+        runs = [run_once(store, args.steps) for _ in range(max(1, args.repeat))]
+        res = sorted(runs, key=lambda r: float(r["seconds"]))[len(runs) // 2]
+        res.update({"bundle": str(bundle), "transactions": txns, "runs": len(runs)})
+        print(json.dumps(res), flush=True)
+    if args.bundle:
+        return
     new: list[dict[str, Any]] = []
     for n in args.sizes:
         store, txns = warehouse(args.work, n, args.seed)

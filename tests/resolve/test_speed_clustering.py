@@ -201,6 +201,47 @@ def test_fast_clustering_equals_the_record_level_union_find(seed: int) -> None:
     _same(cluster(**w), reference_cluster(**w))
 
 
+def _crowded_world(seed: int) -> dict[str, Any]:
+    """A larger world with few profiles, so a (group, profile) node holds several records
+    (the walk's shortcut for links whose two nodes alone give the guard its support), hub
+    nodes with many links (its early stop), and accounts clashing in some connected sets
+    of links only (the accounts it leaves out)."""
+    rng = random.Random(seed)
+    n = rng.randint(40, 160)
+    n_pids = rng.randint(2, max(3, n // rng.choice([3, 8])))
+    pids = [0] + [rng.randint(0, n_pids) for _ in range(n)]
+    strong = [(rng.randint(1, n), rng.randint(1, n)) for _ in range(rng.randint(n // 4, n))]
+    scored = sorted(
+        {
+            (rng.randint(1, n_pids), rng.randint(1, n_pids)): float(rng.choice([5, 8, 8, 12, 20]))
+            for _ in range(rng.randint(max(1, n_pids // 2), 3 * n_pids))
+        }.items()
+    )
+    acc_rows = [
+        (rid, rng.randint(1, 3), rng.randint(1, rng.choice([3, 40])))
+        for rid in range(1, n + 1)
+        if rng.random() < rng.choice([0.05, 0.15])
+    ]
+    return {
+        "n_records": n,
+        "record_pid": pids,
+        "strong_l": [a for a, _ in strong],
+        "strong_r": [b for _, b in strong],
+        "scored": [(a, b, w) for (a, b), w in scored],
+        "accounts": tuple(list(c) for c in zip(*acc_rows, strict=True))
+        if acc_rows
+        else ([], [], []),
+        "chain_large": rng.choice([2, 3, 4, 8]),
+        "chain_min_records": rng.choice([1, 2, 3, 4]),
+    }
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_fast_clustering_equals_the_reference_on_crowded_worlds(seed: int) -> None:
+    w = _crowded_world(seed)
+    _same(cluster(**w), reference_cluster(**w))
+
+
 @pytest.mark.parametrize("seed", range(100))
 def test_fast_incremental_clustering_equals_the_reference(seed: int) -> None:
     w = _world(seed)
@@ -289,3 +330,30 @@ def test_chaining_guard_reconsiders_grown_groups() -> None:
 def test_roots_by_pointer_jumping() -> None:
     parent = np.array([0, 0, 1, 2, 4, 4, 5, 3])
     assert _roots(parent).tolist() == [0, 0, 0, 0, 4, 4, 4, 0]
+
+
+def test_accounts_left_out_only_where_no_set_of_links_holds_two_of_a_kind() -> None:
+    """Groups 0-1 are linked and hold cards 7 and 8 of one issuer (key 1): kept. Groups
+    2-3 are linked and hold card 9 and a wallet (keys 1 and 2): no two of one key, left
+    out. Group 4 holds card 5 and meets group 0 through no link: left out too."""
+    from moneytrail.resolve.clustering import _clashing_accounts
+
+    g = np.array([0, 1, 2, 3, 4])
+    k = np.array([1, 1, 1, 2, 1])
+    a = np.array([7, 8, 9, 3, 5])
+    kept = _clashing_accounts(g, k, a, 5, np.array([0, 2]), np.array([1, 3]))
+    assert [x.tolist() for x in kept] == [[0, 1], [1, 1], [7, 8]]
+    w: dict[str, Any] = {
+        "n_records": 5,
+        "record_pid": [0, 1, 2, 3, 4, 5],
+        "strong_l": [],
+        "strong_r": [],
+        "scored": [(1, 2, 20.0), (3, 4, 15.0), (2, 5, 9.0)],
+        "accounts": ([1, 2, 3, 4, 5], [1, 1, 1, 2, 1], [7, 8, 9, 3, 5]),
+        "chain_large": 100,
+        "chain_min_records": 2,
+    }
+    res = cluster(**w)
+    assert res.account_rejections == 2  # 1-2 (cards 7, 8) and 2-5 (8, 5)
+    assert res.root[3] == res.root[4]
+    _same(res, reference_cluster(**w))

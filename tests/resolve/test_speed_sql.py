@@ -142,3 +142,97 @@ def test_subject_ids_follow_the_first_record_key(con: duckdb.DuckDBPyConnection)
     finally:
         con.execute("DELETE FROM subject_records")
         con.executemany("INSERT INTO subject_records VALUES (?, ?, ?, ?)", saved)
+
+
+def _groupings(con: duckdb.DuckDBPyConnection) -> list[list[int]]:
+    """Group roots of every record: the run's subjects, and random groupings (some records
+    of one profile in several groups)."""
+    n = int(con.execute("SELECT max(rid) FROM resolve_records").fetchall()[0][0])
+    rows = con.execute(
+        "SELECT r.rid, min(r.rid) OVER (PARTITION BY s.subject_id) FROM subject_records s "
+        "JOIN resolve_records r USING (provider, record_id, party)"
+    ).fetchall()
+    subjects = [0] * (n + 1)
+    for rid, head in rows:
+        subjects[rid] = head
+    out = [subjects]
+    for seed in range(3):
+        rng = random.Random(seed)
+        out.append([0] + [rng.randint(1, max(1, n // rng.choice([2, 20]))) for _ in range(n)])
+    return out
+
+
+def _sorted_lists(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[object, ...]]:
+    """Rows of ``sql`` with every list sorted (DISTINCT lists come in any order)."""
+    rows = con.execute(sql).fetchall()
+    return sorted(
+        tuple(sorted(v, key=str) if isinstance(v, list) else v for v in row) for row in rows
+    )
+
+
+def test_group_identifiers_from_profiles_equal_those_from_records(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """Session 8: a group's phones, emails and dates of birth (receivers, accounts) and the
+    names of the rare-name evidence are read from its (group, profile) rows, as the
+    records of one profile share these values; the same as from every record."""
+    from moneytrail.resolve.counterparty import group_identifiers_sql, group_profiles, record_groups
+
+    for root in _groupings(con):
+        con.register("_t_groups", record_groups(root))
+        group_profiles(con, "_t_groups", "_t_aps", sides=True)
+        want = _sorted_lists(
+            con,
+            """
+            SELECT g.grp, count(*) AS n_records,
+                   list(DISTINCT r.phone) FILTER (WHERE r.phone IS NOT NULL),
+                   list(DISTINCT r.email) FILTER (WHERE r.email IS NOT NULL),
+                   list(DISTINCT r.dob) FILTER (WHERE r.dob IS NOT NULL)
+            FROM resolve_records r JOIN _t_groups g ON g.rid = r.rid
+            WHERE r.pid IS NOT NULL GROUP BY g.grp
+            """,
+        )
+        assert _sorted_lists(con, group_identifiers_sql("_t_aps")) == want
+        want_pid = con.execute(
+            """
+            SELECT r.pid, min(g.grp), bool_and(r.side = 'to'), bool_or(r.side = 'to')
+            FROM resolve_records r JOIN _t_groups g ON g.rid = r.rid
+            WHERE r.pid IS NOT NULL GROUP BY r.pid ORDER BY 1
+            """
+        ).fetchall()
+        got_pid = con.execute(
+            "SELECT pid, min(grp), bool_and(all_to), bool_or(any_to) FROM _t_aps GROUP BY pid ORDER BY 1"
+        ).fetchall()
+        assert got_pid == want_pid
+        con.unregister("_t_groups")
+
+
+def test_counterparties_from_the_pairs_kept_between_passes(con: duckdb.DuckDBPyConnection) -> None:
+    """Session 8: the records on the other side of each profile's transactions are joined
+    once a run (``CP_PAIRS``); each pass's counterparty groups are those the join of the
+    records with themselves gave."""
+    from moneytrail.resolve.counterparty import (
+        counterparty_pairs,
+        profile_counterparties,
+        record_groups,
+    )
+
+    counterparty_pairs(con)
+    for root in _groupings(con):
+        con.register("_t_groups", record_groups(root))
+        profile_counterparties(con, "_t_groups", "_t_cp")
+        got = con.execute("SELECT pid, cps FROM _t_cp ORDER BY pid").fetchall()
+        want = con.execute(
+            """
+            SELECT r.pid, list(DISTINCT g.grp ORDER BY g.grp) AS cps
+            FROM resolve_records r
+            JOIN resolve_records o ON o.provider = r.provider AND o.record_id = r.record_id
+              AND o.party <> r.party AND o.side <> r.side AND r.side IN ('from', 'to')
+            JOIN _t_groups g ON g.rid = o.rid
+            WHERE r.pid IS NOT NULL
+            GROUP BY r.pid ORDER BY r.pid
+            """
+        ).fetchall()
+        assert got == want
+        con.unregister("_t_groups")
+    con.execute("DROP TABLE IF EXISTS _resolve_cp_pairs")

@@ -31,7 +31,13 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from moneytrail.resolve.counterparty import Roots, add_weight, record_groups
+from moneytrail.resolve.counterparty import (
+    Roots,
+    add_weight,
+    group_identifiers_sql,
+    group_profiles,
+    record_groups,
+)
 
 ACCOUNT_MIN_WEIGHT = 6.0
 ACCOUNT_WEIGHT = 3.0
@@ -62,7 +68,7 @@ def _agree(col: str) -> str:
 
 
 def _groups_agree(col: str) -> str:
-    return f"coalesce(len(g1.{col}) = 0 OR len(g2.{col}) = 0 OR len(list_intersect(g1.{col}, g2.{col})) > 0, TRUE)"
+    return f"coalesce(len(g1.{col}) = 0 OR len(g2.{col}) = 0 OR list_has_any(g1.{col}, g2.{col}), TRUE)"
 
 
 def adjust_accounts(
@@ -72,22 +78,19 @@ def adjust_accounts(
     from the subjects in ``root``. Returns the number of pairs given the evidence."""
     w = ACCOUNT_WEIGHT if weight is None else float(weight)
     con.register("_resolve_acc_groups", record_groups(root))
+    # the (group, profile) rows once: each profile's subject and each subject's
+    # identifiers are read from them (a few rows per group, not every record)
+    group_profiles(con, "_resolve_acc_groups", "_resolve_acc_aps")
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _resolve_acc_pid AS
-        SELECT r.pid, min(g.grp) AS grp FROM resolve_records r JOIN _resolve_acc_groups g ON g.rid = r.rid
-        WHERE r.pid IS NOT NULL GROUP BY r.pid
+        SELECT pid, min(grp) AS grp FROM _resolve_acc_aps GROUP BY pid
         """
     )
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE _resolve_acc_grp AS
-        SELECT g.grp,
-               list(DISTINCT r.phone) FILTER (WHERE r.phone IS NOT NULL) AS phones,
-               list(DISTINCT r.email) FILTER (WHERE r.email IS NOT NULL) AS emails,
-               list(DISTINCT r.dob) FILTER (WHERE r.dob IS NOT NULL) AS dobs
-        FROM resolve_records r JOIN _resolve_acc_groups g ON g.rid = r.rid
-        WHERE r.pid IS NOT NULL GROUP BY g.grp
+        SELECT grp, phones, emails, dobs FROM ({group_identifiers_sql("_resolve_acc_aps")})
         """
     )
     con.execute(
@@ -125,13 +128,12 @@ def adjust_accounts(
           SELECT (x.grp_l, x.grp_r) FROM (SELECT DISTINCT grp_l, grp_r FROM _resolve_acc_pairs) x
           JOIN _resolve_acc_own a ON a.grp = x.grp_l
           JOIN _resolve_acc_own b ON b.grp = x.grp_r AND b.k = a.k
-          WHERE len(list_intersect(a.accts, b.accts)) = 0
+          WHERE NOT list_has_any(a.accts, b.accts)
         )
         """
     )
     # a profile with itself (records with all compared values equal, in several
     # subjects): the same test over all the subjects its records are in
-    con.register("_resolve_acc_groups", record_groups(root))
     con.execute(
         f"""
         INSERT INTO _resolve_acc_pairs
@@ -141,10 +143,7 @@ def adjust_accounts(
             AND s.match_probability < {float(threshold)} AND coalesce(s.w_name, 0) > 5
             AND NOT regexp_matches(p.name_sorted, '[0-9]')
         ),
-        g AS (
-          SELECT DISTINCT s.pid_l AS pid, g.grp FROM s JOIN resolve_records r ON r.pid = s.pid_l
-          JOIN _resolve_acc_groups g ON g.rid = r.rid
-        ),
+        g AS (SELECT DISTINCT s.pid_l AS pid, a.grp FROM s JOIN _resolve_acc_aps a ON a.pid = s.pid_l),
         members AS (
           SELECT g.pid, count(*) AS n_groups,
                  len(list_distinct(flatten(list(a.phones)))) AS phones,
@@ -162,7 +161,7 @@ def adjust_accounts(
           AND pid NOT IN (SELECT pid FROM clash)
         """
     )
-    con.unregister("_resolve_acc_groups")
+    con.execute("DROP TABLE IF EXISTS _resolve_acc_aps")
     n = int(con.execute("SELECT count(*) FROM _resolve_acc_pairs").fetchall()[0][0])
     if n and w:
         add_weight(con, "_resolve_acc_pairs", "w_account", w)
@@ -210,14 +209,28 @@ def only_candidate_links(
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE _resolve_oc_attr AS
-            WITH grps AS (SELECT ga AS grp FROM _resolve_oc_edges UNION SELECT gb FROM _resolve_oc_edges)
-            SELECT g.grp,
-                   list(DISTINCT r.name_sorted) FILTER (WHERE r.name_sorted IS NOT NULL) AS names,
-                   list(DISTINCT r.phone) FILTER (WHERE r.phone IS NOT NULL) AS phones,
-                   list(DISTINCT r.email) FILTER (WHERE r.email IS NOT NULL) AS emails,
-                   list(DISTINCT r.dob) FILTER (WHERE r.dob IS NOT NULL) AS dobs
-            FROM resolve_records r JOIN _resolve_oc_groups g ON g.rid = r.rid
-            WHERE g.grp IN (SELECT grp FROM grps) GROUP BY g.grp
+            WITH grps AS (SELECT ga AS grp FROM _resolve_oc_edges UNION SELECT gb FROM _resolve_oc_edges),
+            -- the records of one profile share its values: what a group holds is read from
+            -- its profiles (and from its records without one, merchants, which the edges
+            -- leave out anyway), not from every wide record of its
+            ap AS (
+              SELECT DISTINCT g.grp, r.pid FROM resolve_records r JOIN _resolve_oc_groups g ON g.rid = r.rid
+              WHERE r.pid IS NOT NULL AND g.grp IN (SELECT grp FROM grps)
+            ),
+            v AS (
+              SELECT ap.grp, p.name_sorted, p.phone, p.email, p.dob
+              FROM ap JOIN resolve_profiles p ON p.pid = ap.pid
+              UNION ALL
+              SELECT g.grp, r.name_sorted, r.phone, r.email, r.dob
+              FROM resolve_records r JOIN _resolve_oc_groups g ON g.rid = r.rid
+              WHERE r.pid IS NULL AND g.grp IN (SELECT grp FROM grps)
+            )
+            SELECT grp,
+                   list(DISTINCT name_sorted) FILTER (WHERE name_sorted IS NOT NULL) AS names,
+                   list(DISTINCT phone) FILTER (WHERE phone IS NOT NULL) AS phones,
+                   list(DISTINCT email) FILTER (WHERE email IS NOT NULL) AS emails,
+                   list(DISTINCT dob) FILTER (WHERE dob IS NOT NULL) AS dobs
+            FROM v GROUP BY grp
             """
         )
         con.execute(

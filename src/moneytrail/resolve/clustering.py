@@ -25,7 +25,9 @@ new record joins at most one existing subject and never merges two.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,6 +188,7 @@ class _Nodes:
     group: np.ndarray  # strong-link group root of each ap
     by_pid: np.ndarray  # aps ordered by profile
     sorted_pid: np.ndarray  # profile of each ap in that order
+    pid_ptr: np.ndarray  # where each profile's aps start in by_pid (a CSR over profiles)
 
 
 def _nodes(root0: np.ndarray, record_pid: Sequence[int] | np.ndarray, n: int) -> _Nodes | None:
@@ -205,19 +208,25 @@ def _nodes(root0: np.ndarray, record_pid: Sequence[int] | np.ndarray, n: int) ->
     renum = np.argsort(rep, kind="stable")
     group, pid = kg[starts][renum], kp[starts][renum]
     by_pid = np.lexsort((np.arange(len(pid)), pid))
-    return _Nodes(count[renum], rep[renum], group, by_pid, pid[by_pid])
+    sorted_pid = pid[by_pid]
+    # a pid's aps by indexing, not by a binary search per scored pair (each pass
+    # looked up every pair twice in the millions of aps, out of cache order)
+    pid_ptr = np.searchsorted(sorted_pid, np.arange(int(sorted_pid[-1]) + 2))
+    return _Nodes(count[renum], rep[renum], group, by_pid, sorted_pid, pid_ptr)
 
 
 def _edges(
     nodes: _Nodes, s_l: np.ndarray, s_r: np.ndarray, s_w: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Scored links between aps, strongest first: (ap a, ap b, pid_l, pid_r)."""
-    by_pid, sorted_pid, ap_group = nodes.by_pid, nodes.sorted_pid, nodes.group
+    by_pid, pid_ptr, ap_group = nodes.by_pid, nodes.pid_ptr, nodes.group
 
     def expand(pids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(index into pids, ap) for every ap of every pid."""
-        lo = np.searchsorted(sorted_pid, pids, side="left")
-        hi = np.searchsorted(sorted_pid, pids, side="right")
+        # a pid beyond the last with aps has none (its range is empty)
+        pids = np.minimum(pids, len(pid_ptr) - 1)
+        lo = pid_ptr[pids]
+        hi = pid_ptr[np.minimum(pids + 1, len(pid_ptr) - 1)]
         cnt = hi - lo
         src = np.repeat(np.arange(len(pids)), cnt)
         offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
@@ -263,6 +272,42 @@ def _edges(
     return ea[order], eb[order], epl[order], epr[order]
 
 
+def _clashing_accounts(
+    g: np.ndarray, k: np.ndarray, a: np.ndarray, n_groups: int, cg_a: np.ndarray, cg_b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of the distinct (group, key, account) rows ``g, k, a`` (sorted) whose
+    groups the account guard may ever have to keep apart: those in a connected set of the
+    links (``cg_a``, ``cg_b``: the groups of each link) that holds two accounts of one key.
+
+    Groups merge only along the links, so a group of any other set never meets an account
+    that differs from its own, and the guard never refuses there: its accounts are left
+    out, which spares the walk building and merging their account sets (at scale, most
+    groups hold an account and few sets hold two of one kind)."""
+    if len(g) == 0:
+        return g, k, a
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    m = len(cg_a)
+    graph = coo_matrix(
+        (np.ones(m, dtype=np.int8), (cg_a, cg_b)), shape=(n_groups, n_groups)
+    ).tocsr()
+    _, label = connected_components(graph, directed=False)
+    comp = label[g]
+    # distinct (set, key, account): a (set, key) seen twice holds two accounts of one key
+    order = np.lexsort((a, k, comp))
+    cs, ks, as_ = comp[order], k[order], a[order]
+    new = np.ones(len(cs), dtype=bool)
+    new[1:] = (cs[1:] != cs[:-1]) | (ks[1:] != ks[:-1]) | (as_[1:] != as_[:-1])
+    cs, ks = cs[new], ks[new]
+    again = np.zeros(len(cs), dtype=bool)
+    again[1:] = (cs[1:] == cs[:-1]) & (ks[1:] == ks[:-1])
+    clash = np.zeros(int(label.max()) + 1, dtype=bool)
+    clash[cs[again]] = True
+    keep = clash[comp]
+    return g[keep], k[keep], a[keep]
+
+
 def _csr(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
     """(order, ptr): positions sorted by key (stable), and where each key's run starts."""
     order = np.argsort(keys, kind="stable")
@@ -270,7 +315,53 @@ def _csr(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
     return order, ptr
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a walk: the walk makes hundreds of
+    thousands of small lists, sets and dicts, none of them cyclic, and the collector's
+    passes over them grew faster than the links (a fifth of the walk at 2M
+    transactions)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def cluster(
+    n_records: int,
+    record_pid: Ints,
+    strong_l: Ints,
+    strong_r: Ints,
+    scored: ScoredLinks | Sequence[tuple[int, int, float]],
+    *,
+    chain_large: int,
+    chain_min_records: int,
+    initial: Sequence[int] | None = None,
+    frozen: set[int] | None = None,
+    accounts: tuple[Ints, Ints, Ints] | None = None,
+    strong_cache: dict[str, Any] | None = None,
+) -> ClusterResult:
+    """Cluster records ``1..n_records`` (see :func:`_cluster`)."""
+    with _gc_paused():
+        return _cluster(
+            n_records,
+            record_pid,
+            strong_l,
+            strong_r,
+            scored,
+            chain_large=chain_large,
+            chain_min_records=chain_min_records,
+            initial=initial,
+            frozen=frozen,
+            accounts=accounts,
+            strong_cache=strong_cache,
+        )
+
+
+def _cluster(
     n_records: int,
     record_pid: Ints,
     strong_l: Ints,
@@ -406,6 +497,7 @@ def cluster(
         first = np.ones(len(g_), dtype=bool)
         first[1:] = (g_[1:] != g_[:-1]) | (k_[1:] != k_[:-1]) | (a_[1:] != a_[:-1])
         g_, k_, a_ = g_[first], k_[first], a_[first]
+        g_, k_, a_ = _clashing_accounts(g_, k_, a_, n_groups, t_cg[ta], t_cg[tb])
         acc_ptr_l = np.searchsorted(g_, np.arange(n_groups + 1)).tolist()
         acc_key, acc_val = k_.tolist(), a_.tolist()
     held: dict[int, dict[int, set[int]]] = {}
@@ -434,20 +526,32 @@ def cluster(
     def support(small: int, other: int) -> tuple[int, int]:
         """Records of group `small` linking into `other`, and records of `other` reached."""
         linked_small = 0
+        linked_other = 0
         reached: set[int] = set()
         for m in members_of(small):
             hit = False
             for nb in nb_list[nb_ptr_l[m] : nb_ptr_l[m + 1]]:
                 if find(ap_cg_l[nb]) == other:
                     hit = True
-                    reached.add(nb)
+                    if nb not in reached:
+                        reached.add(nb)
+                        linked_other += ap_count[nb]
             if hit:
                 linked_small += ap_count[m]
-        return linked_small, sum(ap_count[x] for x in reached)
+                # the guard only asks whether both reach chain_min_records: a hub of
+                # namesakes need not be walked to the end once they do
+                if linked_small >= chain_min_records and linked_other >= chain_min_records:
+                    break
+        return linked_small, linked_other
 
     refused: dict[tuple[int, int], tuple[int, int]] = {}
     ap_rep = nodes.rep
     ca_l, cb_l = t_cg[ta].tolist(), t_cg[tb].tolist()
+    # the link itself joins its two nodes' records: when each node holds at least
+    # chain_min_records records, both sides have that support whatever else links
+    # across, and the guard passes without counting (most guarded merges at scale)
+    cnt = nodes.count[touched_aps]
+    self_supported = ((cnt[ta] >= chain_min_records) & (cnt[tb] >= chain_min_records)).tolist()
     merged_at: list[int] = []
     for i, (ca, cb) in enumerate(zip(ca_l, cb_l, strict=True)):
         ra, rb = find(ca), find(cb)
@@ -457,12 +561,13 @@ def cluster(
             key = (min(ra, rb), max(ra, rb))
             if refused.get(key) == (size[ra], size[rb]):
                 continue
-            small, big = (ra, rb) if n_members[ra] <= n_members[rb] else (rb, ra)
-            s_small, s_big = support(small, big)
-            if s_small < chain_min_records or s_big < chain_min_records:
-                refused[key] = (size[ra], size[rb])
-                result.chain_rejections += 1
-                continue
+            if not self_supported[i]:
+                small, big = (ra, rb) if n_members[ra] <= n_members[rb] else (rb, ra)
+                s_small, s_big = support(small, big)
+                if s_small < chain_min_records or s_big < chain_min_records:
+                    refused[key] = (size[ra], size[rb])
+                    result.chain_rejections += 1
+                    continue
         if accounts_differ(ra, rb):
             result.account_rejections += 1
             continue

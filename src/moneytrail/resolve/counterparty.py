@@ -38,6 +38,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from moneytrail.store import table_exists
+
 RARE_NAME_SUBJECTS = 3
 RARE_NAME_WEIGHT = 8.0
 
@@ -63,39 +65,95 @@ def record_groups(root: Roots) -> pa.Table:
     return pa.table({"rid": pa.array(rid), "grp": pa.array(grp)}).slice(1)
 
 
-def profile_counterparties(con: duckdb.DuckDBPyConnection, groups: str, target: str) -> None:
-    """Write ``target(pid, cps)``: per profile, the groups (of the registered ``groups``) it transacts with."""
+CP_PAIRS = "_resolve_cp_pairs"
+"""``(pid, orid)``: a profile and a record on the other side of one of its transactions."""
+
+
+def counterparty_pairs(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)write :data:`CP_PAIRS`. The records of a transaction do not change between the
+    clustering passes, only their groups: the join of the records with themselves (on
+    provider and record id, strings) is done once a run, not once a pass."""
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {target} AS
-        SELECT r.pid, list(DISTINCT g.grp ORDER BY g.grp) AS cps
+        CREATE OR REPLACE TEMP TABLE {CP_PAIRS} AS
+        SELECT DISTINCT r.pid, o.rid AS orid
         FROM resolve_records r
         JOIN resolve_records o ON o.provider = r.provider AND o.record_id = r.record_id
           AND o.party <> r.party AND o.side <> r.side AND r.side IN ('from', 'to')
-        JOIN {groups} g ON g.rid = o.rid
         WHERE r.pid IS NOT NULL
-        GROUP BY r.pid
         """
     )
+
+
+def profile_counterparties(con: duckdb.DuckDBPyConnection, groups: str, target: str) -> None:
+    """Write ``target(pid, cps)``: per profile, the groups (of the registered ``groups``) it
+    transacts with (:data:`CP_PAIRS`, written first when missing)."""
+    if not table_exists(con, CP_PAIRS):
+        counterparty_pairs(con)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {target} AS
+        SELECT c.pid, list(DISTINCT g.grp ORDER BY g.grp) AS cps
+        FROM {CP_PAIRS} c JOIN {groups} g ON g.rid = c.orid
+        GROUP BY c.pid
+        """
+    )
+
+
+def group_profiles(con: duckdb.DuckDBPyConnection, groups: str, target: str, *, sides: bool = False) -> None:
+    """Write ``target(grp, pid, n)``: the profiles of each group of the registered
+    ``groups`` (records with a profile), with their numbers of records; with ``sides``
+    also ``all_to``/``any_to``, whether all (any) of those records receive.
+
+    The records of one profile share every compared value (name, date of birth, phone,
+    email, ...), so what a group holds is read from these rows and ``resolve_profiles``
+    (:func:`group_identifiers_sql`): a few rows per group, not a join of every wide record
+    with the groups in every pass."""
+    extra = ", bool_and(r.side = 'to') AS all_to, bool_or(r.side = 'to') AS any_to" if sides else ""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {target} AS
+        SELECT g.grp, r.pid, count(*) AS n{extra}
+        FROM resolve_records r JOIN {groups} g ON g.rid = r.rid
+        WHERE r.pid IS NOT NULL GROUP BY g.grp, r.pid
+        """
+    )
+
+
+def group_identifiers_sql(aps: str) -> str:
+    """SELECT ``(grp, n_records, phones, emails, dobs)`` of the groups of ``aps`` (rows of
+    :func:`group_profiles`): what their records hold, as lists of distinct values."""
+    return f"""
+        SELECT a.grp, sum(a.n)::BIGINT AS n_records,
+               list(DISTINCT p.phone) FILTER (WHERE p.phone IS NOT NULL) AS phones,
+               list(DISTINCT p.email) FILTER (WHERE p.email IS NOT NULL) AS emails,
+               list(DISTINCT p.dob) FILTER (WHERE p.dob IS NOT NULL) AS dobs
+        FROM {aps} a JOIN resolve_profiles p ON p.pid = a.pid
+        GROUP BY a.grp
+        """
 
 
 def counterparty_sets(con: duckdb.DuckDBPyConnection, root: Roots) -> None:
     """Write ``_resolve_cp(pid, cps)``: per profile, the groups it transacts with."""
     con.register("_resolve_cp_groups", record_groups(root))
+    counterparty_pairs(con)  # the records may have changed since an earlier run
     profile_counterparties(con, "_resolve_cp_groups", "_resolve_cp")
+    group_profiles(con, "_resolve_cp_groups", "_resolve_cp_aps")
+    # each group's names and identifiers from its profiles (group_profiles), a core name
+    # worked out once per profile
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _resolve_name_subjects AS
         WITH named AS (
-          SELECT {core_name("r.name_sorted")} AS name_sorted, g.grp
-          FROM resolve_records r JOIN _resolve_cp_groups g ON g.rid = r.rid
-          WHERE r.name_sorted IS NOT NULL AND r.pid IS NOT NULL
+          SELECT a.grp, c.core AS name_sorted
+          FROM _resolve_cp_aps a
+          JOIN (SELECT pid, {core_name("name_sorted")} AS core FROM resolve_profiles
+                WHERE name_sorted IS NOT NULL) c ON c.pid = a.pid
         ),
         anchored AS (
-          SELECT g.grp, bool_or(r.phone IS NOT NULL) AS has_phone, bool_or(r.email IS NOT NULL) AS has_email,
-                 bool_or(r.dob IS NOT NULL) AS has_dob
-          FROM resolve_records r JOIN _resolve_cp_groups g ON g.rid = r.rid
-          WHERE r.pid IS NOT NULL GROUP BY g.grp
+          SELECT a.grp, bool_or(p.phone IS NOT NULL) AS has_phone, bool_or(p.email IS NOT NULL) AS has_email,
+                 bool_or(p.dob IS NOT NULL) AS has_dob
+          FROM _resolve_cp_aps a JOIN resolve_profiles p ON p.pid = a.pid GROUP BY a.grp
         )
         SELECT n.name_sorted, count(DISTINCT n.grp) AS n_subjects,
                greatest(count(DISTINCT n.grp) FILTER (WHERE a.has_phone),
@@ -105,6 +163,7 @@ def counterparty_sets(con: duckdb.DuckDBPyConnection, root: Roots) -> None:
         GROUP BY n.name_sorted
         """
     )
+    con.execute("DROP TABLE IF EXISTS _resolve_cp_aps")
     con.unregister("_resolve_cp_groups")
 
 
@@ -145,7 +204,7 @@ def estimate(con: duckdb.DuckDBPyConnection, threshold: float) -> tuple[float, f
     u = min(max(float(shared_pairs) / (n * (n - 1) / 2), 1e-9), 0.5)
     row = con.execute(
         f"""
-        SELECT count(*), count(*) FILTER (WHERE len(list_intersect(a.cps, b.cps)) > 0)
+        SELECT count(*), count(*) FILTER (WHERE list_has_any(a.cps, b.cps))
         FROM _resolve_scored s JOIN _resolve_cp a ON a.pid = s.pid_l JOIN _resolve_cp b ON b.pid = s.pid_r
         WHERE s.match_probability >= {float(threshold)} AND s.pid_l <> s.pid_r
         """
@@ -163,12 +222,25 @@ def adjust(con: duckdb.DuckDBPyConnection, m: float, u: float) -> None:
     :mod:`moneytrail.resolve.receivers`."""
     w_yes = math.log2(m / u)
     w_no = math.log2((1 - m) / (1 - u))
-    # the compared values and the core name of each profile, computed once per profile
-    # rather than three times per scored pair, in a narrow table (session 7)
+    # per profile, computed once rather than per scored pair (sessions 7 and 8): the number
+    # of its core name when that name is rare (held by few first-pass subjects, at most one
+    # of them anchored), and only then its date of birth, phone and email, which the rare
+    # name evidence alone reads. The pairs' join then carries an integer and mostly NULLs,
+    # not three strings and a date for every one of millions of pairs
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _resolve_adj_p AS
-        SELECT pid, dob, phone, email, {core_name("name_sorted")} AS core FROM resolve_profiles
+        WITH c AS (SELECT pid, dob, phone, email, {core_name("name_sorted")} AS core FROM resolve_profiles),
+        rare AS (
+          SELECT name_sorted AS core, row_number() OVER (ORDER BY name_sorted) AS rc
+          FROM _resolve_name_subjects
+          WHERE n_subjects <= {RARE_NAME_SUBJECTS} AND n_anchored <= 1
+        )
+        SELECT c.pid, r.rc,
+               CASE WHEN r.rc IS NOT NULL THEN c.dob END AS dob,
+               CASE WHEN r.rc IS NOT NULL THEN c.phone END AS phone,
+               CASE WHEN r.rc IS NOT NULL THEN c.email END AS email
+        FROM c LEFT JOIN rare r ON r.core = c.core
         """
     )
     con.execute(
@@ -177,16 +249,13 @@ def adjust(con: duckdb.DuckDBPyConnection, m: float, u: float) -> None:
         WITH x AS (
           SELECT s.*,
                  CASE WHEN a.cps IS NULL OR b.cps IS NULL OR s.pid_l = s.pid_r THEN NULL
-                      WHEN len(list_intersect(a.cps, b.cps)) > 0 THEN {w_yes}
+                      WHEN list_has_any(a.cps, b.cps) THEN {w_yes}
                       ELSE {w_no} END AS w_counterparty,
                  {_agree("dob")} AND {_agree("phone")} AND {_agree("email")} AS no_conflict,
-                 p1.core = p2.core
-                   AND ns.n_subjects <= {RARE_NAME_SUBJECTS}
-                   AND ns.n_anchored <= 1 AS rare_name
+                 p1.rc = p2.rc AS rare_name
           FROM _resolve_scored s
           LEFT JOIN _resolve_cp a ON a.pid = s.pid_l LEFT JOIN _resolve_cp b ON b.pid = s.pid_r
           JOIN _resolve_adj_p p1 ON p1.pid = s.pid_l JOIN _resolve_adj_p p2 ON p2.pid = s.pid_r
-          LEFT JOIN _resolve_name_subjects ns ON ns.name_sorted = p1.core
         ),
         y AS (
           SELECT * EXCLUDE (no_conflict, rare_name),

@@ -28,7 +28,14 @@ from __future__ import annotations
 
 import duckdb
 
-from moneytrail.resolve.counterparty import Roots, add_weight, profile_counterparties, record_groups
+from moneytrail.resolve.counterparty import (
+    Roots,
+    add_weight,
+    group_identifiers_sql,
+    group_profiles,
+    profile_counterparties,
+    record_groups,
+)
 from moneytrail.resolve.names import install_macros
 
 RECEIVER_CP_WEIGHT = 6.0
@@ -39,26 +46,18 @@ def _groups(con: duckdb.DuckDBPyConnection, root: Roots) -> None:
     """Per profile its subject, per subject its phones, emails and dates of birth, and
     per profile the subjects it transacts with, after the second pass."""
     con.register("_resolve_rcv_groups", record_groups(root))
+    group_profiles(con, "_resolve_rcv_groups", "_resolve_rcv_aps", sides=True)
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _resolve_rcv_pid AS
-        SELECT r.pid, min(g.grp) AS grp, bool_and(r.side = 'to') AS receiver_only,
-               bool_or(r.side = 'to') AS receives
-        FROM resolve_records r JOIN _resolve_rcv_groups g ON g.rid = r.rid
-        WHERE r.pid IS NOT NULL GROUP BY r.pid
+        SELECT pid, min(grp) AS grp, bool_and(all_to) AS receiver_only, bool_or(any_to) AS receives
+        FROM _resolve_rcv_aps GROUP BY pid
         """
     )
     con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _resolve_rcv_grp AS
-        SELECT g.grp, count(*) AS n_records,
-               list(DISTINCT r.phone) FILTER (WHERE r.phone IS NOT NULL) AS phones,
-               list(DISTINCT r.email) FILTER (WHERE r.email IS NOT NULL) AS emails,
-               list(DISTINCT r.dob) FILTER (WHERE r.dob IS NOT NULL) AS dobs
-        FROM resolve_records r JOIN _resolve_rcv_groups g ON g.rid = r.rid
-        WHERE r.pid IS NOT NULL GROUP BY g.grp
-        """
+        f"CREATE OR REPLACE TEMP TABLE _resolve_rcv_grp AS {group_identifiers_sql('_resolve_rcv_aps')}"
     )
+    con.execute("DROP TABLE IF EXISTS _resolve_rcv_aps")
     profile_counterparties(con, "_resolve_rcv_groups", "_resolve_rcv_cp")
     con.unregister("_resolve_rcv_groups")
 
@@ -68,7 +67,7 @@ def _agree(col: str) -> str:
 
 
 def _groups_agree(col: str) -> str:
-    return f"coalesce(len(g1.{col}) = 0 OR len(g2.{col}) = 0 OR len(list_intersect(g1.{col}, g2.{col})) > 0, TRUE)"
+    return f"coalesce(len(g1.{col}) = 0 OR len(g2.{col}) = 0 OR list_has_any(g1.{col}, g2.{col}), TRUE)"
 
 
 def adjust_receivers(con: duckdb.DuckDBPyConnection, root: Roots, weight: float | None = None) -> int:
@@ -89,7 +88,7 @@ def adjust_receivers(con: duckdb.DuckDBPyConnection, root: Roots, weight: float 
         JOIN _resolve_rcv_grp g1 ON g1.grp = q1.grp JOIN _resolve_rcv_grp g2 ON g2.grp = q2.grp
         WHERE s.pid_l <> s.pid_r AND q1.grp <> q2.grp
           AND ((q1.receiver_only AND q2.receives) OR (q1.receives AND q2.receiver_only))
-          AND len(list_intersect(a.cps, b.cps)) > 0
+          AND list_has_any(a.cps, b.cps)
           AND s.w_name > {COMPATIBLE_NAME_WEIGHT}
           -- a name with a number is an outlet or an agent ("perapadala center manila 20"),
           -- and "2" would pass for an initial of "20"

@@ -440,6 +440,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, settings: ResolveSettings) -> Resol
                 res = run_cluster()
             if settings.accounts and adjust_accounts(con, res.root, settings.threshold):
                 res = run_cluster()
+        con.execute("DROP TABLE IF EXISTS _resolve_cp_pairs")  # counterparty.CP_PAIRS
         merchant_links = merchant_name_links(con, res.root)
         if settings.accounts and settings.only_candidates and table_exists(con, "_resolve_scored"):
             merchant_links += only_candidate_links(con, res.root)
