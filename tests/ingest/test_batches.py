@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from moneytrail.ingest import file_batches, ingest_bundle, ingest_file, load_fx_rates
 from moneytrail.ingest.bundle import plan_bundle
@@ -69,3 +72,62 @@ def test_a_synthetic_bundle_batched_equals_one_by_one(tmp_path: Path) -> None:
     batched, single = snapshot(tmp_path / "batched.duckdb"), snapshot(tmp_path / "single.duckdb")
     assert len(batched["quarantine"]) > 0
     assert batched == single
+
+
+def _quarantine_in_order(store: Path) -> list[tuple]:
+    with Warehouse(store) as wh:
+        return wh.con.execute("SELECT * FROM quarantine ORDER BY rowid").fetchall()
+
+
+def test_a_batch_read_at_once_equals_its_files_read_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch's files read in one statement (session 8) give the store of reading them in turn,
+    rejects, repaired line ends and the quarantine's order included; a broken quote falls back."""
+    import moneytrail.ingest as ingest
+
+    bundle = tmp_path / "b"
+    write_csv(bundle / "p" / "a.csv", [remittance_row(transfer_id=f"A{i}") for i in range(5)], REMITTANCE_HEADER)
+    lines = (bundle / "p" / "a.csv").read_text().splitlines()
+    lines[2] += ",one too many"
+    lines[4] = lines[4].split(",", 3)[0]  # cut short
+    (bundle / "p" / "a.csv").write_text("\n".join(lines) + "\n")
+    write_csv(bundle / "p" / "b.csv", [remittance_row(transfer_id=f"B{i}") for i in range(4)], REMITTANCE_HEADER)
+    raw = (bundle / "p" / "b.csv").read_bytes().split(b"\n")
+    raw[1] += b"\r"  # mixed line ends: read from a repaired copy
+    raw[2] = raw[2].replace(b",", b",\r", 1)  # a bare CR outside quotes
+    (bundle / "p" / "b.csv").write_bytes(b"\n".join(raw))
+    write_csv(bundle / "p" / "c.csv", [remittance_row(transfer_id="A1"), remittance_row(transfer_id="C1", send_amount="x")],
+              REMITTANCE_HEADER)
+    assert [len(b) for b in file_batches(plan_bundle(bundle).files)] == [3]
+
+    taken: list[bool] = []
+    at_once = ingest._read_csv_at_once
+
+    def spy(*args: Any, **kwargs: Any) -> bool:
+        taken.append(at_once(*args, **kwargs))
+        return taken[-1]
+
+    monkeypatch.setattr(ingest, "_read_csv_at_once", spy)
+    with Warehouse(tmp_path / "once.duckdb") as wh:
+        ingest_bundle(wh, bundle)
+    assert taken == [True]
+    monkeypatch.setattr(ingest, "_read_csv_at_once", lambda *args, **kwargs: False)
+    with Warehouse(tmp_path / "in_turn.duckdb") as wh:
+        ingest_bundle(wh, bundle)
+    assert snapshot(tmp_path / "once.duckdb") == snapshot(tmp_path / "in_turn.duckdb")
+    quarantine = _quarantine_in_order(tmp_path / "once.duckdb")
+    assert quarantine == _quarantine_in_order(tmp_path / "in_turn.duckdb")
+    reasons = {(q[1], q[2], q[3].split(":")[0]) for q in quarantine}
+    assert ("p/a.csv", "line 3", "unreadable CSV record (too many columns)") in reasons
+    assert ("p/a.csv", "line 5", "unreadable CSV record (missing columns)") in reasons
+    assert any(f == "p/b.csv" and r.startswith("unreadable CSV record") for f, _, r in reasons)
+    assert ("p/c.csv", "line 3", "bad amount") in reasons
+
+    # A broken quote: the lines it swallowed are read again, so the batch is read file by file.
+    monkeypatch.setattr(ingest, "_read_csv_at_once", spy)
+    taken.clear()
+    _tricky_bundle(tmp_path / "t")
+    with Warehouse(tmp_path / "t.duckdb") as wh:
+        ingest_bundle(wh, tmp_path / "t")
+    assert taken == [False]

@@ -38,6 +38,7 @@ from moneytrail.ingest.csv_reader import (
     csv_view,
     header_names,
     install_reject_shift,
+    read_files_into_batch,
     read_into_batch,
     relabel_set_aside,
     repair_line_ends,
@@ -261,13 +262,18 @@ def ingest_batch(wh: Warehouse, batch: list[SourceFile]) -> list[FileResult]:
     results: dict[str, FileResult] = {}
     todo: list[tuple[SourceFile, str]] = []
     shas: set[str] = set()
-    for source in batch:
-        sha = file_sha256(source.path)
-        seen = scalar(
-            con,
-            "SELECT count(*) FROM ingested_files WHERE sha256 = ? AND provider = ?",
-            [sha, source.provider],
-        )
+    hashes = [file_sha256(source.path) for source in batch]
+    # One look-up for the batch (one per file cost a statement's fixed price each).
+    stored = {
+        (str(sha), str(provider))
+        for sha, provider in con.execute(
+            "SELECT DISTINCT sha256, provider FROM ingested_files "
+            "WHERE sha256 IN (SELECT unnest(?::VARCHAR[]))",
+            [hashes],
+        ).fetchall()
+    }
+    for source, sha in zip(batch, hashes, strict=True):
+        seen = (sha, source.provider) in stored
         if seen or sha in shas or source.rel in results:
             results.setdefault(source.rel, FileResult(source, skipped=True))
         else:
@@ -332,6 +338,7 @@ def _ingest_csv(
     rejected: dict[str, list[Rejected]] = {s.rel: [] for s in files}
     spans: list[tuple[str, int, int]] = []
     batch_names: list[str] | None = None
+    readable: list[SourceFile] = []
     for source in files:
         try:
             names = header_names(source.path, fmt)
@@ -340,6 +347,13 @@ def _ingest_csv(
             continue
         if batch_names is not None and names != batch_names:  # file_batches groups by header
             raise ValueError(f"{source.rel}: header differs from the rest of its batch")
+        batch_names = names
+        readable.append(source)
+    if batch_names is not None and _read_csv_at_once(con, readable, batch_names, rejected, spans):
+        readable = []
+    for i, source in enumerate(readable):
+        assert batch_names is not None
+        names = batch_names
         # Read the file; then read again, as files of their own, the lines a broken quote swallowed.
         pending: list[tuple[Path, int | None]] = [(source.path, None)]
         aside: dict[int, str] = {}  # lines holding a bare CR outside quotes (`repair_line_ends`)
@@ -352,9 +366,8 @@ def _ingest_csv(
                 names,
                 source_file=source.rel,
                 base_line=base_line,
-                first=batch_names is None and base_line is None,
+                first=i == 0 and base_line is None,
             )
-            batch_names = names
             found = collect_rejects(con, base_line or 1)
             if aside:
                 relabel_set_aside(found, aside)
@@ -367,7 +380,7 @@ def _ingest_csv(
                 path.unlink()
             pending += [(salvage_file(names, lines), line) for line, lines in found.salvage]
     if batch_names is not None:
-        csv_view(con, "stage", fmt, batch_names)
+        raw_text = csv_view(con, "stage", fmt, batch_names)
         checked = check_into(con, "stage", _csv_rules(fmt), first.timezone, carry=("source_file",))
         install_reject_shift(con, spans)
         counts = load_checked(
@@ -378,6 +391,7 @@ def _ingest_csv(
             fmt=fmt.id,
             naive_tz=first.timezone,
             location_sql=CSV_LOCATION_SQL,
+            raw_text=raw_text,
             sides=tuple(
                 s for s in SIDES if f"{s}_party" in fmt.columns or f"{s}_party" in fmt.derived
             ),
@@ -387,6 +401,45 @@ def _ingest_csv(
             r.loaded, r.quarantined, r.already_present = c.loaded, c.quarantined, c.already_present
     for source in files:
         results[source.rel].quarantined += _quarantine(con, source, rejected[source.rel])
+
+
+def _read_csv_at_once(
+    con: duckdb.DuckDBPyConnection,
+    files: list[SourceFile],
+    names: list[str],
+    rejected: dict[str, list[Rejected]],
+    spans: list[tuple[str, int, int]],
+) -> bool:
+    """Read the batch's files into `src_all` in one statement (DuckDB reads two at once).
+
+    False, with nothing added to `rejected` and `spans`, when a file needs its lines
+    read again (a broken quote swallowed some): the caller then reads the files one by
+    one, so those lines keep their place right after their file's.
+    """
+    paths = [s.path for s in files]
+    if len({str(p) for p in paths}) < len(paths):
+        return False
+    asides: list[dict[int, str]] = [{} for _ in files]
+    copies = [repair_line_ends(p, aside) for p, aside in zip(paths, asides, strict=True)]
+    try:
+        found = read_files_into_batch(
+            con,
+            [c or p for c, p in zip(copies, paths, strict=True)],
+            names,
+            [s.rel for s in files],
+        )
+    finally:
+        for c in copies:
+            if c:
+                c.unlink()
+    if any(f.salvage for f in found):
+        return False
+    for source, f, aside in zip(files, found, asides, strict=True):
+        if aside:
+            relabel_set_aside(f, aside)
+        rejected[source.rel] += f.rejected
+        spans += [(source.rel, line, span) for line, span in f.spans]
+    return True
 
 
 # pacs.008 rows checked and loaded at a time: memory stays flat in the file size,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -54,9 +55,13 @@ def header_names(path: Path, fmt: CsvFormat) -> list[str]:
     return names
 
 
-def _reader(path: Path, names: list[str]) -> str:
+def _reader(paths: Path | list[Path], names: list[str]) -> str:
     columns = "{" + ", ".join(f"{_lit('c_' + n)}: 'VARCHAR'" for n in names) + "}"
-    return f"""read_csv({_lit(str(path))}, columns = {columns}, header = true, auto_detect = false,
+    if isinstance(paths, list):
+        files = "[" + ", ".join(_lit(str(p)) for p in paths) + "], filename = true"
+    else:
+        files = _lit(str(paths))
+    return f"""read_csv({files}, columns = {columns}, header = true, auto_detect = false,
                           delim = ',', quote = '"', escape = '"', store_rejects = true,
                           rejects_table = 'csv_rejects', rejects_scan = 'csv_scans',
                           strict_mode = true, null_padding = false)"""
@@ -79,7 +84,39 @@ def read_into_batch(
     con.execute(f"{target} SELECT {_lit(source_file)} AS source_file, {line} AS fixed_line, * FROM {reader}")
 
 
-def csv_view(con: duckdb.DuckDBPyConnection, view: str, fmt: CsvFormat, names: list[str]) -> None:
+def read_files_into_batch(
+    con: duckdb.DuckDBPyConnection, paths: list[Path], names: list[str], rels: list[str]
+) -> list[Rejects]:
+    """Read the files into a new batch table `src_all` in one statement; each file's rejects.
+
+    The same table as `read_into_batch` file after file (rows in file order, then line
+    order), but DuckDB reads several files at once: its reader takes a file of a few MB
+    on one thread. Lines a broken quote swallowed (`Rejects.salvage`) are not read again
+    here: the caller then reads the files one by one instead. `paths` are distinct.
+    """
+    drop_rejects(con)
+    which = " ".join(f"WHEN {_lit(str(p))} THEN {_lit(r)}" for p, r in zip(paths, rels, strict=True))
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE src_all AS SELECT CASE filename {which} END AS source_file, "
+        f"CAST(NULL AS BIGINT) AS fixed_line, * EXCLUDE (filename) FROM {_reader(paths, names)}"
+    )
+    rows = con.execute(
+        """
+        SELECT s.file_path, r.line, any_value(r.error_type), any_value(r.error_message),
+               any_value(r.csv_line)
+        FROM csv_rejects r JOIN csv_scans s ON s.scan_id = r.scan_id AND s.file_id = r.file_id
+        GROUP BY s.file_path, r.line ORDER BY r.line
+        """
+    ).fetchall()
+    by_path: dict[str, list[tuple[Any, ...]]] = {str(p): [] for p in paths}
+    for path, *rest in rows:
+        by_path[str(path)].append(tuple(rest))
+    return [_rejects(by_path[str(p)], 1) for p in paths]
+
+
+def csv_view(
+    con: duckdb.DuckDBPyConnection, view: str, fmt: CsvFormat, names: list[str]
+) -> tuple[str, str]:
     """Define `view` over `src_all` in the staging shape; unknown columns go into `extra`.
 
     Row ids grow in the order rows were appended, and a file's own read is one
@@ -88,6 +125,9 @@ def csv_view(con: duckdb.DuckDBPyConnection, view: str, fmt: CsvFormat, names: l
     file is its ordinal minus the first ordinal of that run (`csv_file_starts`,
     needed only to place bad records). Both offsets are constants here, so a
     scan of the view costs no per-row lookup.
+
+    Returns `finish.load_checked`'s `raw_text`: the columns of `src_all` by ordinal, and
+    a record's text (the view's `raw`) over them, to be made for bad records alone.
     """
     base = int(scalar(con, "SELECT coalesce(min(rowid), 0) FROM src_all"))
     con.execute(
@@ -109,7 +149,10 @@ def csv_view(con: duckdb.DuckDBPyConnection, view: str, fmt: CsvFormat, names: l
         elif source in src:
             mapped[stage_col] = f"nullif(trim({_ident(src[source])}), '')"
             used.add(source)
-    mapped["raw"] = "concat_ws(',', " + ", ".join(f"coalesce({_ident(src[n])}, '')" for n in names) + ")"
+    def raw(alias: str) -> str:
+        return "concat_ws(',', " + ", ".join(f"coalesce({alias}{_ident(src[n])}, '')" for n in names) + ")"
+
+    mapped["raw"] = raw("")
     unknown = [n for n in names if n not in used]
     if unknown:
         mapped["extra"] = (
@@ -123,6 +166,8 @@ def csv_view(con: duckdb.DuckDBPyConnection, view: str, fmt: CsvFormat, names: l
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT *{derived} FROM (SELECT {', '.join(inner)} FROM src_all)"
     )
+    columns = ", ".join(_ident(src[n]) for n in names)
+    return f"(SELECT rowid - {base} + 1 AS s_ordinal, {columns} FROM src_all)", raw("s.")
 
 
 @dataclass
@@ -144,13 +189,18 @@ def collect_rejects(con: duckdb.DuckDBPyConnection, base_line: int) -> Rejects:
     record: only that record's first line is quarantined; the lines after it
     are returned for reading again as records of their own.
     """
-    out = Rejects()
     rows = con.execute(
         """
         SELECT line, any_value(error_type), any_value(error_message), any_value(csv_line)
         FROM csv_rejects GROUP BY line ORDER BY line
         """
     ).fetchall()
+    return _rejects(rows, base_line)
+
+
+def _rejects(rows: list[tuple[Any, ...]], base_line: int) -> Rejects:
+    """Rejects from the reader's rows (line, error type, message, text), in line order."""
+    out = Rejects()
     for line, kind, msg, raw in rows:
         # DuckDB may prefix the record with the previous line's end on CRLF files.
         lines = [part.rstrip("\r") for part in (raw or "").strip("\r\n").split("\n")]

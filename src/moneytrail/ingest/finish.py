@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from moneytrail.ingest.normalise_values import normalise_checked_values, phone_hint_sql
+from moneytrail.ingest.order import unordered
 from moneytrail.ingest.stage import PARTY_FIELDS, SIDES
 from moneytrail.schema import AMOUNT, PARTIES, TRANSACTIONS
 from moneytrail.store import scalar
@@ -136,8 +137,10 @@ def check_into(
         for side in SIDES
     )
     kept = ", ".join(f"p.{c}" for c in ("fixed_line", *carry))
-    return con.sql(
-        f"""
+    # Nothing reads the order of `checked` (`load_checked` numbers and sorts by ordinal).
+    with unordered(con):
+        checked: pa.Table = con.sql(
+            f"""
         WITH parsed AS (
             SELECT s.*,
                 s.record_id AS rid,
@@ -165,7 +168,8 @@ def check_into(
                {", ".join(f"p.{side}_country_v" for side in SIDES)}, p.usd_per_unit, p.reason
         FROM judged p
         """
-    ).to_arrow_table()
+        ).to_arrow_table()
+    return checked
 
 
 def load_checked(
@@ -177,6 +181,7 @@ def load_checked(
     fmt: str,
     naive_tz: str | None,
     location_sql: str = "location",
+    raw_text: tuple[str, str] | None = None,
     relation: str = "stage",
     seen: str | None = None,
     fresh_files: Sequence[str] = (),
@@ -186,6 +191,9 @@ def load_checked(
 
     `checked` is what `check_into` returned for `relation` (the staged text,
     joined back by `ordinal`); SQL here reads it as `checked`.
+    `raw_text` is (a relation of `s_ordinal` and columns, the SQL of a bad record's text
+    over them as `s`): the text is then made after the join, for bad records alone (the
+    CSV view's `raw` joins all its columns, for every record, before any join).
     `sides` are the sides whose party the format can fill (the others are
     NULL in every record: unpivoting them only made rows to filter out).
     `source_file=None` means `checked` holds a batch of files, each row naming
@@ -263,13 +271,17 @@ def load_checked(
         )
     counts = FinishCounts()
     # Only bad records need their text: the join reads `raw` and `location` for those alone.
+    raw_from, raw_sql = raw_text or (
+        f"(SELECT ordinal AS s_ordinal, location, raw FROM {relation})",
+        "s.raw",
+    )
     counts.quarantined = int(
         scalar(
             con,
             f"""
             INSERT INTO quarantine
-            SELECT {p_provider}, {p_file}, {location_sql}, reason, coalesce(left(s.raw, 500), '')
-            FROM checked JOIN (SELECT ordinal AS s_ordinal, location, raw FROM {relation}) s
+            SELECT {p_provider}, {p_file}, {location_sql}, reason, coalesce(left({raw_sql}, 500), '')
+            FROM checked JOIN {raw_from} s
                 ON s.s_ordinal = checked.ordinal
             WHERE reason IS NOT NULL AND reason <> 'already in store' ORDER BY checked.ordinal
             """,
@@ -323,17 +335,21 @@ def load_checked(
         "extra": "nullif(c.extra, '{}')",
     }
     assert list(txn_values) == TRANSACTIONS.names
-    counts.loaded = int(
-        scalar(
-            con,
-            f"""
-            INSERT INTO transactions
-            SELECT {", ".join(txn_values.values())}
-            FROM {good} c LEFT JOIN country_tz tz ON tz.country = c.from_country_v
-            """,
+    # Both inserts in any row order (see `unordered`): their joins, and DuckDB compressing
+    # what it stores, then run on every thread; the rows are the same. A row's place in the
+    # table was never defined: with the order kept, the probe order of the joins gave it.
+    with unordered(con):
+        counts.loaded = int(
+            scalar(
+                con,
+                f"""
+                INSERT INTO transactions
+                SELECT {", ".join(txn_values.values())}
+                FROM {good} c LEFT JOIN country_tz tz ON tz.country = c.from_country_v
+                """,
+            )
+            or 0
         )
-        or 0
-    )
     counts.already_present = valid - counts.loaded
 
     # The sides of each record, unpivoted in one scan; then the normalised values join once per kind.
@@ -370,18 +386,19 @@ def load_checked(
         "id_number": "u.id_number",
     }
     assert list(cols) == PARTIES.names
-    con.execute(
-        f"""
-        INSERT INTO parties
-        SELECT {", ".join(cols.values())}
-        FROM ({side_rows}) u
-        LEFT JOIN stage_norm n ON n.kind = 'name' AND n.value = u.name AND n.hint = ''
-        LEFT JOIN stage_norm em ON em.kind = 'email' AND em.value = u.email AND em.hint = ''
-        LEFT JOIN stage_norm ph
-            ON ph.kind = 'phone' AND ph.value = u.phone
-            AND ph.hint = {phone_hint_sql("u.phone", "u.country_v")}
-        """
-    )
+    with unordered(con):
+        con.execute(
+            f"""
+            INSERT INTO parties
+            SELECT {", ".join(cols.values())}
+            FROM ({side_rows}) u
+            LEFT JOIN stage_norm n ON n.kind = 'name' AND n.value = u.name AND n.hint = ''
+            LEFT JOIN stage_norm em ON em.kind = 'email' AND em.value = u.email AND em.hint = ''
+            LEFT JOIN stage_norm ph
+                ON ph.kind = 'phone' AND ph.value = u.phone
+                AND ph.hint = {phone_hint_sql("u.phone", "u.country_v")}
+            """
+        )
     if batch:
         counts.files = _batch_counts(con, checked)
     return counts

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import duckdb
 import pyarrow as pa
 
+from moneytrail.ingest.order import unordered
 from moneytrail.ingest.stage import SIDES
 from moneytrail.normalise import normalise_email, normalise_name, normalise_phone
 
@@ -64,18 +65,19 @@ def normalise_checked_values(
         f"SELECT DISTINCT kind, value, hint FROM (SELECT unnest([{items}], recursive := true) "
         f"FROM {relation}) WHERE value IS NOT NULL"
     ).to_arrow_table()
-    known = con.sql(
-        """
-        SELECT n.kind, n.value, n.hint, n.norm FROM normalised_values n
-        SEMI JOIN stage_values v ON n.kind = v.kind AND n.value = v.value AND n.hint = v.hint
-        """
-    ).to_arrow_table()
-    stage_new = con.sql(  # noqa: F841 (read by the SQL below)
-        """
-        SELECT v.kind, v.value, v.hint FROM stage_values v
-        ANTI JOIN known n ON n.kind = v.kind AND n.value = v.value AND n.hint = v.hint
-        """
-    ).to_arrow_table()
+    with unordered(con):
+        known = con.sql(
+            """
+            SELECT n.kind, n.value, n.hint, n.norm FROM normalised_values n
+            SEMI JOIN stage_values v ON n.kind = v.kind AND n.value = v.value AND n.hint = v.hint
+            """
+        ).to_arrow_table()
+        stage_new = con.sql(  # noqa: F841 (read by the SQL below)
+            """
+            SELECT v.kind, v.value, v.hint FROM stage_values v
+            ANTI JOIN known n ON n.kind = v.kind AND n.value = v.value AND n.hint = v.hint
+            """
+        ).to_arrow_table()
     # Plain ASCII names and plain e-mail addresses are normalised in SQL, exactly as
     # the Python normalisers would (a property test holds them equal); the rest in Python.
     in_sql = con.sql(
