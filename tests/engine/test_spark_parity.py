@@ -52,6 +52,8 @@ QUERIES = [
     "SELECT n, any_value(name) FILTER (WHERE id > 1) FROM t WHERE n = 1 GROUP BY n",
     "SELECT count(*) FROM information_schema.tables WHERE table_name = 'u'",
     "SELECT n, array_to_string(list_sort(list(DISTINCT tags)), ';') FROM t GROUP BY n ORDER BY n NULLS LAST",
+    "WITH m AS MATERIALIZED (SELECT id FROM t WHERE n = 3) SELECT count(*) FROM m",
+    "SELECT id, regexp_full_match(tags, '[a-z]( [a-z])*'), regexp_full_match(tags, 'b') FROM t ORDER BY id",
 ]
 
 
@@ -89,6 +91,10 @@ def test_dml_means_the_same(spark: Any, tmp_path: Path) -> None:
         assert sc.execute(q).fetchall() == duck.execute(q).fetchall(), q
     assert sc.execute("INSERT INTO u VALUES (?, ?)", [6, "six"]).fetchall() == [(1,)]
     assert table_exists(sc, "w") and not table_exists(sc, "nope")  # type: ignore[arg-type]
+    # DuckDB settings (network.release_cache) mean nothing on Spark: SET is kept, and read back
+    assert sc.execute("SELECT current_setting('memory_limit')").fetchall() == [(None,)]
+    sc.execute("SET memory_limit = '256MB'")
+    assert sc.execute("SELECT current_setting('memory_limit') AS m").fetchall() == [("256MB",)]
 
 
 def _read(path: Path) -> list[list[str]]:

@@ -11,6 +11,7 @@ files, ``explain``, ``status`` and the web UI read a Spark run as any other.
 from __future__ import annotations
 
 import functools
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -87,11 +88,18 @@ def run_on_spark(
         con.load_parquet(name, path)
     seconds["spark start"] = time.perf_counter() - t0
 
+    statements: list[dict[str, Any]] = []
     for name, stage in spark_stages(stage_list):
         t0 = time.perf_counter()
         say(f"[bold]{name}[/] (spark) ...")
-        stage(cast(duckdb.DuckDBPyConnection, con))  # the stages use DuckDB's connection surface
-        seconds[name] = time.perf_counter() - t0
+        first = len(con.timings)
+        try:
+            stage(cast(duckdb.DuckDBPyConnection, con))  # the stages use DuckDB's connection surface
+        finally:
+            seconds[name] = time.perf_counter() - t0
+            statements += [{"stage": name, "seconds": round(s, 3), "sql": sql} for s, sql in con.timings[first:]]
+            # each statement's wall time, for the benchmarks (what a stage spends where on Spark)
+            (work / "statements.json").write_text(json.dumps(statements, indent=1))
 
     t0 = time.perf_counter()
     for name in con.table_names(include_temp=False):

@@ -51,10 +51,14 @@ class SparkResult:
     def __init__(self, df: Any = None, arrow: pa.Table | None = None) -> None:
         self._df = df
         self._arrow = arrow
+        self.timed: tuple[list[tuple[float, str]], str] | None = None  # (timings, label) of the fetch
 
     def to_arrow_table(self) -> pa.Table:
         if self._arrow is None:
+            t0 = time.perf_counter()
             self._arrow = _naive_utc(self._df.toArrow()) if self._df is not None else pa.table({"Count": [0]})
+            if self.timed is not None:  # a query runs when it is fetched
+                self.timed[0].append((time.perf_counter() - t0, "fetch: " + self.timed[1]))
         return self._arrow
 
     arrow = fetch_arrow_table = to_arrow_table
@@ -111,6 +115,9 @@ class SparkConnection:
         self.written: set[str] = set()
         self.statements = 0
         self.timings: list[tuple[float, str]] = []  # (seconds, statement), for the benchmarks
+        # DuckDB settings a stage SETs (memory_limit...): they mean nothing to Spark, but a stage
+        # may read back what it set with current_setting()
+        self.settings: dict[str, str] = {}
 
     # ---- the DuckDB surface -------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> SparkResult:
@@ -120,7 +127,10 @@ class SparkConnection:
         self.statements += 1
         t0 = time.perf_counter()
         result = self._run(tree)
-        self.timings.append((time.perf_counter() - t0, " ".join(sql.split())[:160]))
+        label = " ".join(sql.split())[:160]
+        self.timings.append((time.perf_counter() - t0, label))
+        if result._df is not None:
+            result.timed = (self.timings, label)
         return result
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> SparkResult:
@@ -268,11 +278,29 @@ class SparkConnection:
             return SparkResult(arrow=pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)}))
         if isinstance(tree, (exp.Transaction, exp.Commit, exp.Rollback)):
             return SparkResult(arrow=pa.table({"Success": [True]}))
+        if isinstance(tree, exp.Set):
+            for item in tree.expressions:
+                eq = item.this if isinstance(item, exp.SetItem) else None
+                if isinstance(eq, exp.EQ):
+                    self.settings[eq.this.name.lower()] = eq.expression.name
+            return SparkResult(arrow=pa.table({"Success": [True]}))
         return SparkResult(df=self.spark.sql(self._spark_sql(tree)))
 
     def _spark_sql(self, tree: exp.Expression) -> str:
         tree = self._catalog_refs(tree)
-        return to_spark(tree)
+        return to_spark(self._settings_refs(tree))
+
+    def _settings_refs(self, tree: exp.Expression) -> exp.Expression:
+        """`current_setting('x')`: what a stage SET x to on this connection, else NULL."""
+        calls = [n for n in tree.find_all(exp.Anonymous) if n.name.lower() == "current_setting"]
+        for call in calls:
+            arg = call.expressions[0] if call.expressions else None
+            value = self.settings.get(arg.name.lower()) if isinstance(arg, exp.Literal) else None
+            new = exp.Literal.string(value) if value is not None else exp.cast(exp.null(), "VARCHAR")
+            if call is tree:
+                return new
+            call.replace(new)
+        return tree
 
     def _catalog_refs(self, tree: exp.Expression) -> exp.Expression:
         """`information_schema.tables` and `duckdb_tables()` read this warehouse's catalog."""
@@ -341,17 +369,29 @@ class SparkConnection:
         return SparkResult(arrow=pa.table({"Count": [0]}))
 
     def _update(self, tree: exp.Update) -> SparkResult:
-        """UPDATE t SET c = e [FROM s] WHERE w, as: number t's rows, find the matched ones
-        with their new values, and write t anew (first match wins, as in DuckDB)."""
+        """UPDATE t SET c = e [FROM s] WHERE w, as: find t's matched rows with their new values,
+        and write t anew (first match wins, as in DuckDB).
+
+        A row is known by its place in the Parquet files (``_metadata.file_path`` and
+        ``row_index``): the same in every scan of the table, so the matches are found in one
+        scan and applied in another. (A ``monotonically_increasing_id()`` numbering read twice
+        made Spark materialise the whole numbered table first, a round-robin shuffle of every
+        row and column, at each UPDATE.)"""
+        from pyspark.sql import functions as F
+
         name = tree.this.name
         alias = tree.this.alias_or_name
         before = self.tables[name]
+        if not before.parts:
+            return SparkResult(arrow=pa.table({"Count": [0]}))
         cols = list(before.schema.fieldNames())
         sets = {e.this.name: e.expression for e in tree.expressions}
         where = tree.args.get("where")
         source = tree.args.get("from_") or tree.args.get("from")
-        numbered = f"SELECT *, monotonically_increasing_id() AS __mt_row FROM `{name}`"
-        match = exp.select(exp.column("__mt_row", table=alias), *[
+        self._frame(name).select(
+            "*", F.col("_metadata.file_path").alias("__mt_file"), F.col("_metadata.row_index").alias("__mt_idx")
+        ).createOrReplaceTempView("__mt_numbered_view")
+        match = exp.select(exp.column("__mt_file", table=alias), exp.column("__mt_idx", table=alias), *[
             exp.alias_(v.copy(), f"__mt_{c}") for c, v in sets.items()
         ]).from_(exp.to_table("__mt_numbered").as_(alias))
         if source is not None:
@@ -365,17 +405,21 @@ class SparkConnection:
         match_sql = self._spark_sql(match)
         firsts = ", ".join(f"first(`__mt_{c}`) AS `__mt_{c}`" for c in sets)
         out = ", ".join(
-            (f"CASE WHEN m.__mt_row IS NULL THEN t.`{c}` ELSE m.`__mt_{c}` END AS `{c}`" if c in sets else f"t.`{c}`")
+            (f"CASE WHEN m.__mt_idx IS NULL THEN t.`{c}` ELSE m.`__mt_{c}` END AS `{c}`" if c in sets else f"t.`{c}`")
             for c in cols
         )
         sql = (
-            f"WITH __mt_numbered AS ({numbered}), __mt_match AS ({match_sql}), "
-            f"__mt_m AS (SELECT __mt_row, {firsts} FROM __mt_match GROUP BY __mt_row) "
-            f"SELECT {out} FROM __mt_numbered t LEFT JOIN __mt_m m ON m.__mt_row = t.__mt_row"
+            f"WITH __mt_numbered AS (SELECT * FROM __mt_numbered_view), __mt_match AS ({match_sql}), "
+            f"__mt_m AS (SELECT __mt_file, __mt_idx, {firsts} FROM __mt_match GROUP BY __mt_file, __mt_idx) "
+            "SELECT " + out + " FROM __mt_numbered t LEFT JOIN __mt_m m "
+            "ON m.__mt_file = t.__mt_file AND m.__mt_idx = t.__mt_idx"
         )
         df = self.spark.sql(sql)
         df = df.select(*[df[f"`{f.name}`"].cast(f.dataType).alias(f.name) for f in before.schema.fields])
-        self._replace(name, df, temp=before.temp)
+        try:
+            self._replace(name, df, temp=before.temp)
+        finally:
+            self.spark.catalog.dropTempView("__mt_numbered_view")
         return SparkResult(arrow=pa.table({"Count": [0]}))
 
 

@@ -13,7 +13,9 @@ with the reason, so a stage keeps one definition for both engines:
 - ``json_object``/``json_array`` are built as text (Spark's ``to_json`` needs
   one element type per array);
 - tuples become structs, ``len(list)`` becomes ``size``, ``list_intersect``
-  ``array_intersect``, ``INTERVAL (n) SECOND`` loses its parentheses.
+  ``array_intersect``, ``INTERVAL (n) SECOND`` loses its parentheses, and a CTE's
+  ``MATERIALIZED`` hint is dropped; ``regexp_full_match`` becomes an anchored ``RLIKE``,
+  and ``jaro_winkler_similarity`` DuckDB's algorithm in Spark SQL (as in Splink's conditions).
 """
 
 from __future__ import annotations
@@ -173,6 +175,20 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
             return _fn("xxhash64", *[a.copy() for a in args], *flags)
         if name == "list_intersect":
             return exp.ArrayIntersect(expressions=[a.copy() for a in args])
+
+    if isinstance(node, exp.JarowinklerSimilarity):
+        # DuckDB's algorithm in Spark SQL, to the last bit (Splink's conditions use the same)
+        from moneytrail.engine.splink_spark import _jaro_winkler_sql
+
+        text = _jaro_winkler_sql(node.this.sql("spark"), node.expression.sql("spark"))
+        jw = sqlglot.parse_one(text, read="spark")
+        assert isinstance(jw, exp.Expression)
+        return jw
+    if isinstance(node, exp.RegexpFullMatch):
+        # Spark's RLIKE finds the pattern anywhere: anchor it at both ends ((?!.) with
+        # DOTALL: the very end, where Java's $ would also match before a last newline)
+        whole = _fn("concat", exp.Literal.string("(?s)^(?:"), node.expression.copy(), exp.Literal.string(")(?!.)"))
+        return exp.RegexpLike(this=node.this.copy(), expression=whole)
     if isinstance(node, exp.ArrayOverlaps):
         return _fn("arrays_overlap", node.this.copy(), node.expression.copy())
     if isinstance(node, exp.Interval) and isinstance(node.this, exp.Paren):
@@ -232,6 +248,10 @@ def _zip_subscripts(select: exp.Select) -> None:
 def _tidy(tree: exp.Expression) -> exp.Expression:
     for select in list(tree.find_all(exp.Select)):
         _zip_subscripts(select)
+    # `WITH x AS MATERIALIZED (...)`: a DuckDB planning hint Spark cannot parse (same rows without it)
+    for cte in tree.find_all(exp.CTE):
+        if cte.args.get("materialized") is not None:
+            cte.set("materialized", None)
     # `ANY_VALUE(x) IGNORE NULLS FILTER (...)`: Spark wants first(x, true) FILTER (...)
     for ignore in list(tree.find_all(exp.IgnoreNulls)):
         if isinstance(ignore.this, exp.AnyValue):

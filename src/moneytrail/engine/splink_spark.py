@@ -1,13 +1,21 @@
-"""Splink's Spark backend, scoring with the model trained on DuckDB.
+"""Splink's model scoring the candidate pairs on Spark, with the model trained on DuckDB.
 
 Training stays in the driver on DuckDB (u by random sampling and EM on a few
 samples: a fixed cost that does not grow with the data, and the same seeds give
 the same weights on both engines). Scoring the candidate pairs, which grows with
-the data, runs on the Spark session with Splink's ``SparkAPI``: the trained
-model's JSON, with each comparison level's SQL condition rewritten for Spark.
+the data, runs on the Spark session (:func:`comparison_vectors`): the pairs meet
+their profiles in a Spark join; each comparison's level is Splink's own CASE
+statement, in the DuckDB SQL of the DuckDB backend, computed by a DuckDB inside
+each Spark task over the task's Arrow batches (``mapInArrow``); the match weights
+are Splink's own SQL for Spark. Only the pairs kept come back to the driver.
 
-The conditions are DuckDB SQL written for the DuckDB backend (:mod:`moneytrail.resolve.splink_model`).
-Here they go through the engine's transpiler (:mod:`moneytrail.engine.spark_sql`),
+The levels are computed by DuckDB because it is DuckDB's function, to the last bit,
+and compiled: the same conditions in Spark SQL run as interpreted lambdas, and the
+name levels call Jaro-Winkler token by token. At 1M transactions (3.77 million
+pairs) scoring was still running after 300 s on both cores that way; with DuckDB in
+the tasks it takes 71 CPU-s (docs/scale.md, session 8). ``MONEYTRAIL_SPARK_LEVELS=spark-sql``
+keeps the pure Spark SQL form (no Python on the executors) for clusters that have
+none. It goes through the engine's transpiler (:mod:`moneytrail.engine.spark_sql`),
 with what Spark lacks spelled out:
 
 - the name macros (``mt_names_compatible``, ``mt_shared_token``...) are expanded
@@ -19,6 +27,9 @@ with what Spark lacks spelled out:
   levels' thresholds;
 - ``hamming(a, b)`` becomes a count of the positions where the two strings differ;
 - ``s[1]`` on a string (its first character) becomes ``substring(s, 1, 1)``.
+
+Splink's Spark settings (:func:`spark_settings`) carry these conditions either way:
+Splink reads every condition in the Spark dialect when it builds them.
 """
 
 from __future__ import annotations
@@ -26,10 +37,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import os
 import re
+import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,24 +66,6 @@ def deep_sql(limit: int = 20_000) -> Iterator[None]:
         yield
     finally:
         sys.setrecursionlimit(old)
-
-
-def spark_api(spark: Any) -> Any:
-    """Splink's SparkAPI on `spark`, its intermediate tables written as Parquet.
-
-    Splink breaks the lineage of its large intermediate tables (the blocked pairs, the
-    comparison vectors, the predictions) by writing them under the SparkContext's
-    checkpoint directory; when none is set, one is made in ``spark.local.dir``
-    (the run's spill folder on a batch run) or the system's temporary directory.
-    Splink's UDFs (``jaro_winkler``...) are registered from the similarity jar."""
-    from splink.backends.spark import SparkAPI
-
-    if spark.sparkContext._jsc.sc().getCheckpointDir().isEmpty():
-        local = spark.sparkContext.getConf().get("spark.local.dir")
-        if local:
-            Path(local).mkdir(parents=True, exist_ok=True)
-        spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="moneytrail-splink-", dir=local or None))
-    return SparkAPI(spark_session=spark, break_lineage_method="parquet")
 
 
 def to_arrow(df: Any) -> pa.Table:
@@ -262,4 +257,173 @@ def spark_settings(model: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["deep_sql", "similarity_jar", "spark_api", "spark_condition", "spark_settings", "to_arrow"]
+def _parquet_view(spark: Any, table: pa.Table, folder: Path, name: str) -> Any:
+    """`table` (in the driver) as Spark view `name`, through a Parquet file in `folder`."""
+    import pyarrow.parquet as pq
+
+    path = folder / f"{name}.parquet"
+    pq.write_table(table, path)
+    df = spark.read.parquet(str(path))
+    df.createOrReplaceTempView(name)
+    return df
+
+
+def _as_splink_runs(sql: str) -> str:
+    """`sql` (Spark dialect) as Splink's Spark backend would run it: through its ``customspark``
+    dialect (``float8`` becomes ``double``, ``log2(x)`` ``log(2, x)``...)."""
+    import splink.internals.spark.spark_helpers.custom_spark_dialect  # noqa: F401  (registers the dialect)
+
+    with deep_sql():
+        out: str = sqlglot.transpile(sql, read="spark", write="customspark")[0]
+    return out
+
+
+BATCH_ROWS = 100_000
+# where the comparison levels are computed: a DuckDB in each Spark task, or Spark SQL
+LEVELS = ("duckdb", "spark-sql")
+
+
+def _with_tf(profiles: pa.Table, tf: dict[str, pa.Table]) -> pa.Table:
+    """The profiles with their term frequencies (``tf_<col>``), as Splink's predict joins them."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads = 1")
+        con.register("mt_p", profiles)
+        joins, cols = [], []
+        for i, (col, lookup) in enumerate(tf.items()):
+            con.register(f"mt_tf{i}", lookup)
+            joins.append(f'LEFT JOIN mt_tf{i} t{i} ON p."{col}" = t{i}."{col}"')
+            cols.append(f't{i}."tf_{col}"')
+        out: pa.Table = con.sql(f"SELECT p.*{''.join(', ' + c for c in cols)} FROM mt_p p {' '.join(joins)}").to_arrow_table()
+        return out
+    finally:
+        con.close()
+
+
+def _levels_by_duckdb(sql: str, macros: tuple[str, ...]) -> Callable[[Iterator[Any]], Iterator[Any]]:
+    """A ``mapInArrow`` function: each batch of pairs through `sql` (over table ``mt_batch``)
+    on a DuckDB of the Spark worker's own, with the name macros."""
+
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
+        import duckdb
+
+        con = duckdb.connect(config={"threads": 1})
+        for macro in macros:
+            con.execute(macro)
+        for batch in batches:
+            con.register("mt_batch", batch)
+            yield from con.sql(sql).to_arrow_reader()
+            con.unregister("mt_batch")
+        con.close()
+
+    return run
+
+
+def comparison_vectors(
+    spark: Any,
+    model: dict[str, Any],
+    profiles: pa.Table,
+    tf: dict[str, pa.Table],
+    pairs: pa.Table,
+    min_weight: float | None,
+    *,
+    folder: Path | None = None,
+    levels: str | None = None,
+) -> pa.Table:
+    """Splink's comparison vectors of `pairs` (pid_l, pid_r), computed on `spark` with the trained
+    `model` (as ``save_model_to_json`` gives it): pid_l, pid_r, match_key, the gamma_* levels and
+    the tf_* term frequencies of the pairs whose match weight on Spark is at least `min_weight`
+    (all pairs with None).
+
+    The pairs meet their profiles in a Spark join, partition by partition. Each comparison's
+    level is Splink's own CASE statement, in the DuckDB SQL the DuckDB backend runs, computed by
+    a DuckDB in each Spark task on the task's Arrow batches (``mapInArrow``): the same function
+    as the DuckDB backend's, to the last bit, and compiled code, where the same conditions in
+    Spark SQL (:func:`spark_condition`) run as interpreted lambdas (Jaro-Winkler token by
+    token in the name macros) at a hundred times the cost. The match weights are then Splink's
+    own SQL for Spark, over the comparison vectors.
+    """
+    from splink import SettingsCreator
+    from splink.internals.dialects import SplinkDialect
+    from splink.internals.predict import predict_from_comparison_vectors_sqls
+
+    from moneytrail.resolve.names import MACROS
+
+    with deep_sql():
+        duck = SettingsCreator.from_path_or_dict(copy.deepcopy(model)).get_settings("duckdb")
+        on_spark = SettingsCreator.from_path_or_dict(spark_settings(model)).get_settings("spark")
+        # Splink's match weights; training mode keeps the comparison vector (gamma_*) in the
+        # predictions without the compared values, which the vectors here do not carry
+        weights_sqls = predict_from_comparison_vectors_sqls(
+            unique_id_input_columns=on_spark.column_info_settings.unique_id_input_columns,
+            core_model_settings=on_spark.core_model_settings,
+            sql_dialect=SplinkDialect.from_string("spark"),
+            retain_matching_columns=False,
+            retain_intermediate_calculation_columns=True,
+            training_mode=True,
+        )
+    levels = levels or os.environ.get("MONEYTRAIL_SPARK_LEVELS", "duckdb")
+    if levels not in LEVELS:
+        raise ValueError(f"MONEYTRAIL_SPARK_LEVELS: {levels!r} is not one of {', '.join(LEVELS)}")
+    names = [c.output_column_name for c in duck.comparisons]
+    inputs = list(dict.fromkeys(c.unquote().name for comp in duck.comparisons for c in comp._input_columns_used_by_case_statement))
+    tf_cols = [f"tf_{col}" for col in tf]
+    carried = [f"{c}_{s}" for c in tf_cols for s in ("l", "r")]
+
+    own = folder is None
+    if folder is None:
+        local = spark.sparkContext.getConf().get("spark.local.dir")
+        if local:
+            Path(local).mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="moneytrail-cv-", dir=local or None))
+    try:
+        _parquet_view(spark, pairs.select(["pid_l", "pid_r"]), folder, "mt_cv_pairs")
+        _parquet_view(spark, _with_tf(profiles, tf).select(["pid", *inputs, *tf_cols]), folder, "mt_cv_profiles")
+        both = ", ".join(f"l.`{c}` AS `{c}_l`, r.`{c}` AS `{c}_r`" for c in [*inputs, *tf_cols])
+        blocked = spark.sql(
+            f"SELECT b.pid_l, b.pid_r, {both} FROM mt_cv_pairs b "
+            "JOIN mt_cv_profiles l ON l.pid = b.pid_l JOIN mt_cv_profiles r ON r.pid = b.pid_r"
+        )
+        cases = [f"CAST(({comp._case_statement.rsplit(' as ', 1)[0]}) AS INTEGER) AS gamma_{comp.output_column_name}"
+                 for comp in duck.comparisons]
+        sql = f"SELECT pid_l, pid_r, {', '.join(cases)}{''.join(', ' + c for c in carried)} FROM mt_batch"
+        schema = ", ".join(
+            ["pid_l BIGINT", "pid_r BIGINT", *[f"gamma_{n} INT" for n in names], *[f"{c} DOUBLE" for c in carried]]
+        )
+        if levels == "duckdb":
+            # Arrow batches of 100,000 pairs: DuckDB binds the conditions once per batch
+            spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(BATCH_ROWS))
+            vectors = blocked.mapInArrow(_levels_by_duckdb(sql, tuple(MACROS)), schema)
+        else:  # the conditions in Spark SQL: no Python on the executors, a hundred times the cost
+            blocked.createOrReplaceTempView("mt_cv_blocked")
+            spark_cases = [c._case_statement for c in on_spark.comparisons]
+            vectors = spark.sql(_as_splink_runs(
+                f"SELECT pid_l, pid_r, {', '.join(spark_cases)}{''.join(', ' + c for c in carried)} FROM mt_cv_blocked"
+            ))
+        vectors.createOrReplaceTempView("mt_cv_vectors")
+        ctes = [("__splink__df_comparison_vectors", "SELECT *, '0' AS match_key FROM mt_cv_vectors")]
+        ctes += [(q["output_table_name"], q["sql"]) for q in weights_sqls]
+        keep = ["pid_l", "pid_r", "match_key", *[f"gamma_{n}" for n in names], *carried]
+        where = "" if min_weight is None else f" WHERE match_weight >= {float(min_weight)!r}"
+        query = (
+            "WITH " + ", ".join(f"{n} AS ({body})" for n, body in ctes)
+            + f" SELECT {', '.join(keep)} FROM {ctes[-1][0]}{where}"
+        )
+        return to_arrow(spark.sql(_as_splink_runs(query)))
+    finally:
+        for name in ("mt_cv_pairs", "mt_cv_profiles", "mt_cv_blocked", "mt_cv_vectors"):
+            spark.catalog.dropTempView(name)
+        if own:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+__all__ = [
+    "comparison_vectors",
+    "deep_sql",
+    "similarity_jar",
+    "spark_condition",
+    "spark_settings",
+    "to_arrow",
+]

@@ -240,17 +240,17 @@ PASS_LO, PASS_HI = 0.6, 1.02
 
 PASS_SQL = """
 WITH r AS (SELECT subject_id FROM nw_pass_keep),
-p AS (SELECT rowid AS i, dst AS x, ts_utc AS ts, amount_usd AS a, receiver_country AS c,
+p AS (SELECT provider AS ip, record_id AS ir, dst AS x, ts_utc AS ts, amount_usd AS a, receiver_country AS c,
              CAST(ts_utc AS DATE) AS d FROM network_payments
       WHERE p2p AND cross_border AND amount_usd > 0 AND receiver_country IS NOT NULL
         AND dst IN (SELECT subject_id FROM r)),
-q0 AS (SELECT rowid AS j, src AS f, dst AS z, ts_utc AS ts, amount_usd AS a, sender_country AS c,
+q0 AS (SELECT provider AS jp, record_id AS jr, src AS f, dst AS z, ts_utc AS ts, amount_usd AS a, sender_country AS c,
               CAST(ts_utc AS DATE) AS d FROM network_payments
        WHERE p2p AND NOT cross_border AND sender_country IS NOT NULL AND src <> dst
          AND dst IN (SELECT subject_id FROM r)),
 -- a payment stands for its day and the one before (the window of PASS_HOURS <= 24 h after a
 -- receipt ends on the receipt's day or the next): joined by day, each pair meets once
-q AS (SELECT j, f, z, ts, a, c, d FROM q0 UNION ALL SELECT j, f, z, ts, a, c, d - 1 FROM q0),
+q AS (SELECT jp, jr, f, z, ts, a, c, d FROM q0 UNION ALL SELECT jp, jr, f, z, ts, a, c, d - 1 FROM q0),
 own AS (
   -- the receiver passes the receipt on itself
   SELECT p.x, q.f, q.z, count(*) AS n FROM p JOIN q ON q.f = p.x AND q.c = p.c AND q.d = p.d
@@ -285,7 +285,7 @@ wx AS (SELECT s, w FROM words WHERE w IN (SELECT w FROM wf)),
 pw AS MATERIALIZED (SELECT p.*, wx.w FROM p JOIN wx ON wx.s = p.x),
 qw AS MATERIALIZED (SELECT q.*, wf.w FROM q JOIN wf ON wf.s = q.f),
 met AS (
-  SELECT DISTINCT p.i, q.j, p.x, q.f, q.z FROM pw p JOIN qw q ON q.w = p.w AND q.c = p.c AND q.d = p.d
+  SELECT DISTINCT p.ip, p.ir, q.jp, q.jr, p.x, q.f, q.z FROM pw p JOIN qw q ON q.w = p.w AND q.c = p.c AND q.d = p.d
      AND q.ts >= p.ts AND q.ts <= p.ts + INTERVAL {hours} HOUR AND q.a >= {lo!r} * p.a
      AND q.a <= {hi!r} * p.a AND q.f <> p.x AND q.z <> p.x
 ),
@@ -307,11 +307,11 @@ fx AS (
 ),
 -- the shorter name's tokens (k-th) against every token of the longer one, as rows
 tk AS (
-  SELECT x, f, lo, sh, generate_subscripts(sh, 1) AS k FROM (
+  SELECT x, f, lo, unnest(sh) AS t, generate_subscripts(sh, 1) AS k FROM (
     SELECT x, f, CASE WHEN len(ta) <= len(tb) THEN ta ELSE tb END AS sh,
            CASE WHEN len(ta) <= len(tb) THEN tb ELSE ta END AS lo FROM fx WHERE NOT pass)
 ),
-tu AS (SELECT x, f, k, t, u, {similar} AS alike FROM (SELECT x, f, k, sh[k] AS t, unnest(lo) AS u FROM tk)),
+tu AS (SELECT x, f, k, t, u, {similar} AS alike FROM (SELECT x, f, k, t, unnest(lo) AS u FROM tk)),
 per AS (SELECT x, f, k, bool_or({token_ok}) AS ok, bool_or({anchor}) AS anchor FROM tu GROUP BY x, f, k),
 maybe AS (
   SELECT x, f FROM fx WHERE pass
@@ -340,7 +340,7 @@ def _compatible_sql() -> dict[str, str]:
         "whole": f"jaro_winkler_similarity(array_to_string(a.t, ' '), array_to_string(b.t, ' ')) >= {0.95 - LOOSE!r}",
         "similar": f"(least(length(t), length(u)) >= 3 AND jaro_winkler_similarity(t, u) >= {0.85 - LOOSE!r})",
         "token_ok": (
-            "(t = u OR ((length(t) = 1 OR length(u) = 1) AND t[1] = u[1]) "
+            "(t = u OR ((length(t) = 1 OR length(u) = 1) AND left(t, 1) = left(u, 1)) "
             "OR (length(t) > 1 AND length(u) > 1 AND (starts_with(u, t) OR starts_with(t, u))) OR alike)"
         ),
         "anchor": "((t = u AND length(t) >= 2) OR alike)",

@@ -287,7 +287,6 @@ class SplinkModel:
         install_macros(self.con)
         self.db_api: Any = DuckDBAPI(self.con)
         self.spark: Any = None
-        self.spark_linker: Any = None  # the Splink linker of the last Spark predict
         if backend == "spark":
             from moneytrail.engine.session import active_spark
 
@@ -375,22 +374,13 @@ class SplinkModel:
             return self._predict_spark(pairs, min_weight)
 
     def _predict_spark(self, pairs: pa.Table, min_weight: float | None) -> pa.Table:
-        from moneytrail.engine.splink_spark import spark_api, spark_settings, to_arrow
+        from moneytrail.engine.splink_spark import comparison_vectors
 
-        db_api = spark_api(self.spark)
-        model = spark_settings(self.linker.misc.save_model_to_json())
-        profiles = db_api.register(self._profiles_arrow, table_name="mt_profiles")
-        linker = Linker(profiles, model, log_level=None)
-        _register_tf(linker, db_api, self._tf_source)
-        self.spark_linker = linker
-        pred = _predictions(linker, db_api, pairs)
-        cols = [
-            c for c in self.spark.table(pred.physical_name).columns
-            if c in ("pid_l", "pid_r", "match_key") or c.startswith(("gamma_", "tf_"))
-        ]
-        where = "" if min_weight is None else f" WHERE match_weight >= {float(min_weight) - _SPARK_WEIGHT_MARGIN!r}"
-        vectors = to_arrow(self.spark.sql(f"SELECT {', '.join(cols)} FROM {pred.physical_name}{where}"))
-        pred.drop_table_from_database_and_remove_from_cache()
+        tf = {col: self.con.sql(f"SELECT * FROM {t}").to_arrow_table() for col, t in self._tf_tables.items()}
+        floor = None if min_weight is None else float(min_weight) - _SPARK_WEIGHT_MARGIN
+        vectors = comparison_vectors(
+            self.spark, self.linker.misc.save_model_to_json(), self._profiles_arrow, tf, pairs, floor
+        )
         self.con.register("_mt_cv_arrow", vectors)
         try:
             sql = _weights_sql(
