@@ -330,38 +330,8 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+@_gc_paused()
 def cluster(
-    n_records: int,
-    record_pid: Ints,
-    strong_l: Ints,
-    strong_r: Ints,
-    scored: ScoredLinks | Sequence[tuple[int, int, float]],
-    *,
-    chain_large: int,
-    chain_min_records: int,
-    initial: Sequence[int] | None = None,
-    frozen: set[int] | None = None,
-    accounts: tuple[Ints, Ints, Ints] | None = None,
-    strong_cache: dict[str, Any] | None = None,
-) -> ClusterResult:
-    """Cluster records ``1..n_records`` (see :func:`_cluster`)."""
-    with _gc_paused():
-        return _cluster(
-            n_records,
-            record_pid,
-            strong_l,
-            strong_r,
-            scored,
-            chain_large=chain_large,
-            chain_min_records=chain_min_records,
-            initial=initial,
-            frozen=frozen,
-            accounts=accounts,
-            strong_cache=strong_cache,
-        )
-
-
-def _cluster(
     n_records: int,
     record_pid: Ints,
     strong_l: Ints,
