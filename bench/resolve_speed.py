@@ -101,34 +101,8 @@ STEP_FUNCTIONS = (
 )
 
 
-def warehouse(work: Path, occurrences: int, seed: int) -> tuple[Path, int]:
-    """The ingested warehouse of a world of ``occurrences`` party occurrences (built once)."""
-    from scale import TXNS_PER_SCALE, ensure_world  # noqa: F401 - one way to build worlds
-
-    millions = occurrences / 2 / 1_000_000
-    bundle, txns = ensure_world(work, millions, seed)
-    store = work / f"resolve-{occurrences}.duckdb"
-    marker = work / f"resolve-{occurrences}.json"
-    if not marker.exists():
-        from moneytrail.ingest import ingest_plan
-        from moneytrail.ingest.bundle import plan_bundle
-        from moneytrail.store import Warehouse
-
-        store.unlink(missing_ok=True)
-        with Warehouse(store) as wh:
-            ingest_plan(wh, plan_bundle(bundle))
-        marker.write_text(json.dumps({"transactions": txns}))
-    return store, txns
-
-
-def bundle_warehouse(work: Path, bundle: Path) -> tuple[Path, int]:
-    """The ingested warehouse of an existing bundle (e.g. bench/scale.py --generate-only's),
-    built once under ``work`` and keyed by the bundle's path."""
-    import hashlib
-
-    key = hashlib.sha1(str(bundle.resolve()).encode()).hexdigest()[:10]
-    store = work / f"resolve-bundle-{key}.duckdb"
-    marker = work / f"resolve-bundle-{key}.json"
+def _ingest_once(store: Path, marker: Path, bundle: Path) -> int:
+    """Ingest ``bundle`` into ``store`` unless ``marker`` says it was; its transaction count."""
     if not marker.exists():
         from moneytrail.ingest import ingest_plan
         from moneytrail.ingest.bundle import plan_bundle
@@ -139,7 +113,26 @@ def bundle_warehouse(work: Path, bundle: Path) -> tuple[Path, int]:
             ingest_plan(wh, plan_bundle(bundle))
             txns = int(wh.con.execute("SELECT count(*) FROM transactions").fetchall()[0][0])
         marker.write_text(json.dumps({"transactions": txns, "bundle": str(bundle)}))
-    return store, int(json.loads(marker.read_text())["transactions"])
+    return int(json.loads(marker.read_text())["transactions"])
+
+
+def warehouse(work: Path, occurrences: int, seed: int) -> tuple[Path, int]:
+    """The ingested warehouse of a world of ``occurrences`` party occurrences (built once)."""
+    from scale import TXNS_PER_SCALE, ensure_world  # noqa: F401 - one way to build worlds
+
+    bundle, _ = ensure_world(work, occurrences / 2 / 1_000_000, seed)
+    store = work / f"resolve-{occurrences}.duckdb"
+    return store, _ingest_once(store, work / f"resolve-{occurrences}.json", bundle)
+
+
+def bundle_warehouse(work: Path, bundle: Path) -> tuple[Path, int]:
+    """The ingested warehouse of an existing bundle (e.g. bench/scale.py --generate-only's),
+    built once under ``work`` and keyed by the bundle's path."""
+    import hashlib
+
+    key = hashlib.sha1(str(bundle.resolve()).encode()).hexdigest()[:10]
+    store = work / f"resolve-bundle-{key}.duckdb"
+    return store, _ingest_once(store, work / f"resolve-bundle-{key}.json", bundle)
 
 
 def run_once(store: Path, steps: bool = False) -> dict[str, Any]:
