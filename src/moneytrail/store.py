@@ -33,6 +33,21 @@ def table_exists(con: duckdb.DuckDBPyConnection, name: str, *, temporary: bool =
     return bool(scalar(con, sql, [name]))
 
 
+def drop_temp_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Drop the connection's temporary tables and views, returning their names.
+
+    A stage's scratch tables (resolve's candidate pairs, the indicators' ``mt_txi``) otherwise
+    live on through every later stage of a batch run: 1.3 GiB at 1 M transactions, held in
+    memory or spilled to disk when a later stage needs the room.
+    """
+    rows = con.execute(
+        "SELECT table_name, table_type FROM information_schema.tables WHERE table_catalog = 'temp'"
+    ).fetchall()
+    for name, kind in sorted(rows, key=lambda r: r[1] != "VIEW"):  # views first: they may read the tables
+        con.execute(f'DROP {"VIEW" if kind == "VIEW" else "TABLE"} IF EXISTS temp.main."{name}"')
+    return sorted(name for name, _ in rows)
+
+
 def default_store_path() -> Path:
     env = os.environ.get("MONEYTRAIL_STORE")
     if env:

@@ -11,7 +11,7 @@ import pytest
 from moneytrail.errors import UserError
 from moneytrail.pipeline.run import out_of_disk, run_batch
 from moneytrail.pipeline.trace import RunTracer
-from moneytrail.store import Warehouse, temp_directory
+from moneytrail.store import Warehouse, drop_temp_tables, table_exists, temp_directory
 
 # a sort of ~3M wide rows: about 200 MB of data, more than the 100 MB the tests allow DuckDB
 BIG_SORT = (
@@ -96,3 +96,52 @@ def test_splinks_own_spill_follows_the_environment(tmp_path: Path, monkeypatch: 
     finally:
         model.close()
     assert not where.exists()  # removed on close
+
+
+def test_drop_temp_tables_drops_views_and_tables_and_keeps_stored_ones(tmp_path: Path) -> None:
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        wh.con.execute("CREATE TABLE kept AS SELECT 1 AS x")
+        wh.con.execute("CREATE TEMP TABLE scratch AS SELECT 2 AS x")
+        wh.con.execute("CREATE TEMP VIEW over_scratch AS SELECT x FROM scratch")
+        assert drop_temp_tables(wh.con) == ["over_scratch", "scratch"]
+        assert not table_exists(wh.con, "scratch") and not table_exists(wh.con, "over_scratch")
+        assert wh.con.execute("SELECT x FROM kept").fetchall() == [(1,)]
+        assert drop_temp_tables(wh.con) == []
+
+
+def test_no_stage_of_a_run_inherits_scratch_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each stage's temporary tables are gone before the next stage starts, so they neither
+    hold memory nor spill through the rest of the run; the run still writes its files."""
+    import moneytrail.pipeline.run as run_mod
+    from tests.conftest import remittance_row, write_csv
+
+    real = run_mod.stages
+    seen: dict[str, tuple[set[str], set[str]]] = {}
+
+    def temp_names(con: duckdb.DuckDBPyConnection) -> set[str]:
+        rows = con.execute("SELECT table_name FROM information_schema.tables WHERE table_catalog = 'temp'")
+        return {r[0] for r in rows.fetchall()}
+
+    def spied(model: str = "default", scoring: dict[str, object] | None = None) -> list[tuple[str, run_mod.Stage]]:
+        def spy(name: str, stage: run_mod.Stage) -> run_mod.Stage:
+            def run(con: duckdb.DuckDBPyConnection) -> object:
+                before = temp_names(con)
+                result = stage(con)
+                seen[name] = (before, temp_names(con))
+                return result
+
+            return run
+
+        return [(name, spy(name, stage)) for name, stage in real(model, scoring)]
+
+    monkeypatch.setattr(run_mod, "stages", spied)
+    rows = [
+        remittance_row(transfer_id=f"T{i}", sender_id=f"C{i % 3}", receiver_name=f"Maria Santos {i % 2}")
+        for i in range(12)
+    ]
+    write_csv(tmp_path / "bundle" / "remittance.csv", rows)
+    report = run_batch(tmp_path / "bundle", tmp_path / "out")
+    assert list(seen) == ["resolve", "referrals", "score", "network"]
+    assert any(after for _, after in seen.values())  # some stage does leave scratch tables behind
+    assert all(not before for before, _ in seen.values())
+    assert report.counts["transaction_scores.csv"] == 12

@@ -116,3 +116,17 @@ def test_demo_prepares_the_workspace_users_and_cases(demo: Path) -> None:
         assert subject_cases == sum(1 for r in flagged if r["flagged"] == "1")
         assert verify(s).ok
     ops.dispose()
+
+
+def test_a_tiny_bundle_of_one_sender_runs_end_to_end(tmp_path: Path) -> None:
+    """Twelve transfers of one man to one receiver: no two profiles share a key, so Splink's
+    prior match probability came out 0 and every weight was log2(0) (a crash); now the run
+    writes its files with the man and the receiver as one subject each."""
+    from moneytrail.pipeline.run import run_batch
+    from tests.conftest import remittance_row, write_csv
+
+    write_csv(tmp_path / "bundle" / "remittance.csv", [remittance_row(transfer_id=f"T{i}") for i in range(12)])
+    report = run_batch(tmp_path / "bundle", tmp_path / "out")
+    assert report.counts == {
+        "transaction_scores.csv": 12, "subjects.csv": 2, "subject_records.csv": 24, "quarantine.csv": 0,
+    }

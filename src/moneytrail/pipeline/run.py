@@ -20,7 +20,7 @@ from rich.console import Console
 from moneytrail.errors import UserError
 from moneytrail.pipeline.outputs import write_outputs
 from moneytrail.pipeline.trace import RunTracer, free_disk, tracing
-from moneytrail.store import Warehouse, temp_directory
+from moneytrail.store import Warehouse, drop_temp_tables, temp_directory
 
 MODELS = ("default", "baseline")
 ENGINES = ("duckdb", "spark")
@@ -120,6 +120,7 @@ def run_batch(
                     say(f"[bold]{name}[/] ...")
                     with tracer.stage(name, wh.con):
                         stage(wh.con)
+                        drop_temp_tables(wh.con)  # no stage reads another's scratch tables
                     report.stage_seconds[name] = time.perf_counter() - t0
             t0 = time.perf_counter()
             with tracer.stage("outputs"):

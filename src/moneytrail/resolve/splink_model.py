@@ -309,6 +309,7 @@ class SplinkModel:
             ],
             recall=0.6,
         )
+        self._keep_prior_inside(self._profiles_arrow.num_rows)
         training.estimate_u_using_random_sampling(max_pairs=settings.u_max_pairs, seed=settings.seed)
         if labels is not None and labels.num_rows:
             sdf = self.db_api.register(labels, table_name="mt_labels")
@@ -327,6 +328,18 @@ class SplinkModel:
                 self.linker._settings_obj = saved
                 self.failed_rules.append(f"{rule.get_blocking_rule('duckdb').blocking_rule_sql}: {exc}")
         self._apply_floors(settings.m_floor)
+
+    def _keep_prior_inside(self, n_profiles: int) -> None:
+        """Keep the prior match probability strictly between 0 and 1.
+
+        On a small bundle no two profiles may agree on the deterministic rules' keys, and
+        Splink then estimates 0 (every match weight log2(0): "math domain error"). Finding
+        none among n profiles' pairs says fewer than one match is expected among them."""
+        obj = self.linker._settings_obj
+        lam = obj._probability_two_random_records_match
+        pairs = max(1.0, n_profiles * (n_profiles - 1) / 2)
+        if not 0.0 < lam < 1.0:
+            obj._probability_two_random_records_match = 1 / (pairs + 1) if lam <= 0 else pairs / (pairs + 1)
 
     def _apply_floors(self, m_floor: float) -> None:
         """Keep 'different X' levels from being impossible among matches.
