@@ -16,7 +16,15 @@ same connection, the subjects behind the errors:
 * flagged subjects whose person is one of the hard negatives.
 
     python bench/facilitator_errors.py --seeds 107,108,112 [--work /tmp/scoring] [--weights FILE]
-                                       [--output errors.json]
+                                       [--output errors.json] [--dump DIR]
+
+``--dump DIR`` also writes, per seed, ``DIR/wSEED/subjects.parquet`` (every
+subject's model features, scores, graph features, its role and flag before the
+network stage, and its true person, kind and network) and
+``DIR/wSEED/receipts.parquet`` (every transaction with both subjects, names,
+receiving city, payout agent, device and score): enough to screen a candidate
+feature offline (refit the split model on training dumps, apply it to
+development dumps) before writing it into the catalogue.
 
 Development seeds only: the evaluation seeds (202, 2, 3) are refused, since
 looking at their errors is tuning on them.
@@ -98,7 +106,26 @@ def errors(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return {"false_facilitators": false_fac, "missed_facilitators": missed, "flagged_hard_negatives": hard_neg}
 
 
-def run_seed(seed: int, work: Path, scale: float, weights: Path | None) -> dict[str, Any]:
+def dump(con: duckdb.DuckDBPyConnection, out: Path) -> None:
+    """The tables behind the errors, for offline analysis (see ``--dump``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    con.execute(f"""
+        COPY (SELECT f.*, s.role, s.score, s.flagged, s.reasons, s.score_consumer, s.score_facilitator,
+                     s.score_intermediary, n.role AS role_before_network, n.flagged AS flagged_before_network,
+                     g.* EXCLUDE (subject_id), m.person_id, coalesce(p.role, 'none') AS true_role, p.kind, p.network_id
+              FROM mt_subf f LEFT JOIN subject_scores s USING (subject_id) LEFT JOIN pre_network n USING (subject_id)
+              LEFT JOIN mt_subg g USING (subject_id) LEFT JOIN e_map m USING (subject_id)
+              LEFT JOIN e_persons p USING (person_id))
+        TO '{out / "subjects.parquet"}' (FORMAT parquet)""")
+    con.execute(f"""
+        COPY (SELECT t.provider, t.record_id, t.format, t.txn_type, t.ts_s, t.amount_usd, t.sender_id, t.receiver_id,
+                     t.is_p2p, t.cross_border, t.s_name, t.r_name, t.r_city, t.payout_agent_id, t.device_id,
+                     t.payout_minutes, t.sender_country, t.receiver_country, sc.score
+              FROM e_txi t LEFT JOIN transaction_scores sc USING (provider, record_id))
+        TO '{out / "receipts.parquet"}' (FORMAT parquet)""")
+
+
+def run_seed(seed: int, work: Path, scale: float, weights: Path | None, dump_dir: Path | None = None) -> dict[str, Any]:
     from moneytrail.evaluate.evaluator import evaluate
     from moneytrail.network import run_network
     from moneytrail.pipeline.outputs import write_outputs
@@ -114,10 +141,15 @@ def run_seed(seed: int, work: Path, scale: float, weights: Path | None) -> dict[
     with Warehouse(db) as wh:
         score(wh.con, weights=weights)
         wh.con.execute("CREATE OR REPLACE TEMP TABLE pre_network AS SELECT subject_id, role, flagged FROM subject_scores")
+        # the scoring stage's transactions (mt_txi, a temporary table), as --dump reads them
+        if dump_dir is not None:
+            wh.con.execute("CREATE OR REPLACE TEMP TABLE e_txi AS SELECT * FROM mt_txi")
         run_network(wh.con)
         write_outputs(wh.con, out)
         _truth(wh.con, world / "truth")
         found = errors(wh.con)
+        if dump_dir is not None:
+            dump(wh.con, dump_dir / f"w{seed}")
     db.unlink()
     s = evaluate(world / "truth", out)["subjects"]["facilitator"]
     return {"precision": s["precision"], "recall": s["recall"], "true": s["true"], "predicted": s["predicted"]} | found
@@ -143,6 +175,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=0.5)
     ap.add_argument("--weights", help="a weights file (default: the shipped weights.json)")
     ap.add_argument("--output", help="also write the lists as JSON here")
+    ap.add_argument("--dump", help="also write each seed's subject features and transactions as parquet here")
     args = ap.parse_args()
     seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
     bad = sorted(set(seeds) & set(EVALUATION_SEEDS))
@@ -150,7 +183,8 @@ def main() -> None:
         raise UserError(f"seed(s) {bad} are evaluation seeds: look at the errors of development seeds only")
     results = {}
     for seed in seeds:
-        results[seed] = run_seed(seed, Path(args.work), args.scale, Path(args.weights) if args.weights else None)
+        results[seed] = run_seed(seed, Path(args.work), args.scale, Path(args.weights) if args.weights else None,
+                                 Path(args.dump) if args.dump else None)
         _print(seed, results[seed])
     if args.output:
         Path(args.output).write_text(json.dumps(results, indent=1, default=str) + "\n")
