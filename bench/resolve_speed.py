@@ -12,7 +12,11 @@ kept under --work, so reruns time resolution alone. Each run resolves in a
 fresh process, which reports its wall and CPU seconds (all threads), peak
 resident memory and the seconds of every step; with --repeat the median run
 (by wall time) is kept. The load average is recorded beside the figures: on a
-shared machine wall time is pessimistic, CPU seconds less so.
+shared machine wall time is pessimistic, CPU seconds less so. With --steps the spill
+is sampled too (every 0.1 s, the warehouse's and Splink's spill files): per step, the
+peak and the sum of its rises in GB (``steps_spill_gb``, ``all`` for the whole run).
+--memory-limit runs the warehouse under a tighter limit (a 5M world under 1.2GB
+spills about as a 20M one would).
 Writes bench/results/resolve_speed.json (figures of sizes not rerun are kept).
 """
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -40,6 +45,8 @@ def cpu():
     return r.ru_utime + r.ru_stime
 
 steps = {}
+spill = {}  # step -> [peak spill bytes, sum of the rises of spill] while it ran (innermost step)
+stack = []
 if "--steps" in sys.argv:
     # CPU seconds (all threads) of every function the run calls, by name (a nested
     # call is counted in its caller too)
@@ -50,9 +57,11 @@ if "--steps" in sys.argv:
         @functools.wraps(f)
         def g(*a, **k):
             c0 = cpu()
+            stack.append(name)
             try:
                 return f(*a, **k)
             finally:
+                stack.pop()
                 steps[name] = round(steps.get(name, 0.0) + cpu() - c0, 2)
         return g
 
@@ -61,17 +70,61 @@ if "--steps" in sys.argv:
     for name in ("train", "predict"):
         setattr(sm.SplinkModel, name, timed("splink." + name, getattr(sm.SplinkModel, name)))
 
+def sample_spill(temp_dirs, stop):
+    # the spill files the process holds open (the warehouse's and Splink's), every 0.1 s,
+    # charged to the innermost step running
+    from moneytrail.pipeline.trace import spill_bytes
+
+    prev = 0
+    while not stop.wait(0.1):
+        now = spill_bytes(temp_dirs)
+        name = stack[-1] if stack else "other"
+        row = spill.setdefault(name, [0, 0])
+        row[0] = max(row[0], now)
+        row[1] += max(now - prev, 0)
+        whole = spill.setdefault("all", [0, 0])
+        whole[0] = max(whole[0], now)
+        whole[1] += max(now - prev, 0)
+        prev = now
+
 load = os.getloadavg()[0]
 with Warehouse(sys.argv[1]) as wh:
+    stop = None
+    if "--steps" in sys.argv:
+        import threading
+        from moneytrail.store import temp_directory
+
+        stop = threading.Event()
+        threading.Thread(
+            target=sample_spill, args=((str(temp_directory(wh.con)),), stop), daemon=True
+        ).start()
     t0, c0 = time.perf_counter(), cpu()
     rep = resolve(wh.con, ResolveSettings())
     wall, cpu_s = time.perf_counter() - t0, cpu() - c0
+    if stop is not None:
+        stop.set()
+        time.sleep(0.2)  # the sampler's last pass ends before its figures are read
+    # what the run leaves in the warehouse's memory (or spill) for the stages after it
+    left = {}
+    if "--steps" in sys.argv:
+        left = {
+            "temp_table_rows": dict(wh.con.execute(
+                "SELECT table_name, estimated_size FROM duckdb_tables() WHERE temporary "
+                "ORDER BY estimated_size DESC").fetchall()),
+            "memory_mib": {t: [round(m / 2**20), round(d / 2**20)] for t, m, d in wh.con.execute(
+                "SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory() "
+                "WHERE memory_usage_bytes + temporary_storage_bytes > 0").fetchall()},
+        }
 print(json.dumps({
     "records": rep.records, "profiles": rep.profiles, "blocked_pairs": rep.blocked_pairs,
     "subjects": rep.subjects, "seconds": round(wall, 1), "cpu_seconds": round(cpu_s, 1),
     "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
     "timings": rep.timings, "load_average": [round(load, 1), round(os.getloadavg()[0], 1)],
     **({"steps_cpu": steps} if steps else {}),
+    **({"steps_spill_gb": {k: [round(v[0] / 1e9, 2), round(v[1] / 1e9, 2)] for k, v in spill.items()}}
+       if spill else {}),
+    "memory_limit": os.environ.get("MONEYTRAIL_MEMORY_LIMIT", ""),
+    **({"left_after": left} if left else {}),
 }))
 """
 
@@ -135,10 +188,13 @@ def bundle_warehouse(work: Path, bundle: Path) -> tuple[Path, int]:
     return store, _ingest_once(store, work / f"resolve-bundle-{key}.json", bundle)
 
 
-def run_once(store: Path, steps: bool = False) -> dict[str, Any]:
+def run_once(store: Path, steps: bool = False, memory_limit: str | None = None) -> dict[str, Any]:
     child = CHILD.replace("STEP_FUNCTIONS", repr(STEP_FUNCTIONS))
     argv = [sys.executable, "-c", child, str(store)] + (["--steps"] if steps else [])
-    out = subprocess.run(argv, check=True, capture_output=True, text=True)
+    env = dict(os.environ)
+    if memory_limit:
+        env["MONEYTRAIL_MEMORY_LIMIT"] = memory_limit
+    out = subprocess.run(argv, check=True, capture_output=True, text=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -155,6 +211,12 @@ def main() -> None:
         "--steps", action="store_true", help="also report the CPU seconds of every step function"
     )
     ap.add_argument(
+        "--memory-limit",
+        default=None,
+        help="the warehouse's memory limit (MONEYTRAIL_MEMORY_LIMIT, e.g. 1.2GB): a tight "
+        "limit at 5M makes the spill of a larger world",
+    )
+    ap.add_argument(
         "--work", type=Path, default=Path(tempfile.gettempdir()) / "moneytrail-resolve-speed"
     )
     ap.add_argument(
@@ -169,7 +231,7 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     for bundle in args.bundle:
         store, txns = bundle_warehouse(args.work, bundle)
-        runs = [run_once(store, args.steps) for _ in range(max(1, args.repeat))]
+        runs = [run_once(store, args.steps, args.memory_limit) for _ in range(max(1, args.repeat))]
         res = sorted(runs, key=lambda r: float(r["seconds"]))[len(runs) // 2]
         res.update({"bundle": str(bundle), "transactions": txns, "runs": len(runs)})
         print(json.dumps(res), flush=True)
@@ -178,7 +240,7 @@ def main() -> None:
     new: list[dict[str, Any]] = []
     for n in args.sizes:
         store, txns = warehouse(args.work, n, args.seed)
-        runs = [run_once(store, args.steps) for _ in range(max(1, args.repeat))]
+        runs = [run_once(store, args.steps, args.memory_limit) for _ in range(max(1, args.repeat))]
         res = sorted(runs, key=lambda r: float(r["seconds"]))[len(runs) // 2]
         res.update(
             {

@@ -236,3 +236,157 @@ def test_counterparties_from_the_pairs_kept_between_passes(con: duckdb.DuckDBPyC
         assert got == want
         con.unregister("_t_groups")
     con.execute("DROP TABLE IF EXISTS _resolve_cp_pairs")
+
+
+# Session 9: the SQL of session 8, kept as the reference the narrower SQL must equal.
+_REFERENCE_IDENTIFIERS = """
+WITH r AS (SELECT * FROM resolve_records)
+SELECT DISTINCT rid, kind, value FROM (
+  SELECT rid, 'merchant' AS kind, account AS value FROM r WHERE origin = 'merchant' AND account IS NOT NULL
+  UNION ALL
+  SELECT rid, 'account', provider || '|' || account_kind || '|' || account FROM r
+    WHERE origin <> 'merchant' AND account IS NOT NULL
+      AND account_kind IN ('customer', 'wallet', 'account', 'beneficiary_account', 'platform_account')
+  UNION ALL
+  SELECT rid, 'iban', upper(replace(account, ' ', '')) FROM r
+    WHERE origin <> 'merchant' AND account IS NOT NULL AND account_kind = 'iban'
+  UNION ALL
+  SELECT rid, 'card', account FROM r WHERE origin <> 'merchant' AND account IS NOT NULL AND account_kind = 'card'
+  UNION ALL SELECT rid, 'email', email FROM r WHERE origin <> 'merchant' AND email IS NOT NULL
+  UNION ALL SELECT rid, 'phone', phone FROM r WHERE origin <> 'merchant' AND phone IS NOT NULL
+  UNION ALL SELECT rid, 'id_doc', id_doc FROM r WHERE origin <> 'merchant' AND id_doc IS NOT NULL
+  UNION ALL SELECT rid, 'device', device_id FROM r WHERE origin <> 'merchant' AND device_id IS NOT NULL
+  UNION ALL
+  SELECT r.rid, i.kind, i.value_norm FROM r
+    JOIN referral_identifiers i ON i.provider = r.provider AND i.record_id = r.record_id AND r.origin = 'referral'
+    WHERE i.kind IN ('email', 'phone') AND i.value_norm IS NOT NULL
+)
+"""
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Records and identifiers as built, before anything blanks or links them; a
+    referral subject with a phone and an email twice over (its columns and its
+    referral's identifiers), two of one referral."""
+    from moneytrail.resolve.records import build_identifiers
+
+    from .helpers import add_referral
+
+    path: Path = tmp_path_factory.mktemp("speed-sql-fresh") / "w.duckdb"
+    wh = Warehouse(path)
+    generate(wh.con, transactions=800, seed=7)
+    add_scenario(wh.con)
+    add_referral(wh.con, "R-9", "a", "Lia Cruz", emails=("lia@example.com", "LIA@example.com"),
+                 phones=("+63 917 000 0009",), country="PH", account_id="u1")
+    add_referral(wh.con, "R-9", "b", "Ric Cruz", emails=("ric@example.com",), country="PH")
+    build_records(wh.con)
+    build_identifiers(wh.con)
+    yield wh.con
+    wh.close()
+
+
+def test_records_hold_the_source_rows_numbered_in_key_order(fresh: duckdb.DuckDBPyConnection) -> None:
+    """Session 9: the wide rows go straight from the source into the table, joined to the
+    numbered keys (no temporary table of the wide rows): every column as the source
+    gives it."""
+    from moneytrail.resolve import tables as T
+
+    cols = [c for c in T.RESOLVE_RECORDS.names if c not in ("rid", "pid")]
+    want = fresh.execute(
+        f"SELECT row_number() OVER (ORDER BY provider, record_id, party), {', '.join(cols)}, NULL "
+        f"FROM ({source_sql()}) ORDER BY 1"
+    ).fetchall()
+    got = fresh.execute("SELECT * FROM resolve_records ORDER BY rid").fetchall()
+    assert len(got) > 1000
+    assert got == want
+
+
+def test_identifiers_as_the_plain_query_finds_them(fresh: duckdb.DuckDBPyConnection) -> None:
+    """Session 9: only a referral subject's phones and emails are deduplicated; every
+    other record gives each kind once, so the rows are those the DISTINCT of all gave,
+    each once."""
+    want = sorted(fresh.execute(_REFERENCE_IDENTIFIERS).fetchall())
+    got = sorted(fresh.execute("SELECT rid, kind, value FROM resolve_identifiers").fetchall())
+    assert got == want
+    kinds = {k for _, k, _ in got}
+    assert {"account", "card", "email", "phone", "merchant"} <= kinds
+    referral = fresh.execute(
+        "SELECT count(*) FROM resolve_identifiers i JOIN resolve_records r USING (rid) "
+        "WHERE r.origin = 'referral' AND i.kind = 'email'"
+    ).fetchall()[0][0]
+    assert referral >= 2
+
+
+def test_merchant_name_links_as_the_plain_query_finds_them(con: duckdb.DuckDBPyConnection) -> None:
+    """Session 9: only the records of a name and country a merchant holds are grouped."""
+    from moneytrail.resolve.counterparty import record_groups
+    from moneytrail.resolve.deterministic import merchant_name_links
+
+    # a merchant paid by bank transfer under its own name, and a name two others hold
+    add_party(con, "CardCo", "mn1", "merchant", name="Bahay Pag-asa Sponsorship", country="PH",
+              account="M-77", account_kind="merchant")
+    add_party(con, "BankX", "mn2", "receiver", name="Bahay Pag-asa Sponsorship", country="PH")
+    try:
+        build_records(con, incremental=True)
+        n = int(con.execute("SELECT max(rid) FROM resolve_records").fetchall()[0][0])
+        for root in _groupings(con):
+            root = root + list(range(len(root), n + 1))  # the new records alone
+            con.register("_t_groups", record_groups(root))
+            want = con.execute(
+                """
+                WITH x AS (
+                  SELECT r.rid, g.grp, r.origin = 'merchant' AS is_merchant, r.name_sorted, r.country
+                  FROM resolve_records r JOIN _t_groups g ON g.rid = r.rid
+                  WHERE r.name_sorted IS NOT NULL AND r.country IS NOT NULL AND r.origin <> 'referral'
+                    AND r.name_sorted LIKE '% %'
+                ),
+                held AS (
+                  SELECT name_sorted, country,
+                         count(DISTINCT grp) FILTER (WHERE is_merchant) AS n_merchants,
+                         count(DISTINCT grp) FILTER (WHERE NOT is_merchant) AS n_others,
+                         min(rid) FILTER (WHERE is_merchant) AS rid_m,
+                         min(rid) FILTER (WHERE NOT is_merchant) AS rid_p
+                  FROM x GROUP BY ALL
+                )
+                SELECT rid_m, rid_p, 'merchant_name', country || ':' || name_sorted FROM held
+                WHERE n_merchants = 1 AND n_others = 1 ORDER BY rid_m
+                """
+            ).fetchall()
+            con.unregister("_t_groups")
+            got = merchant_name_links(con, root)
+            assert [tuple(g) for g in got] == [tuple(w) for w in want]
+            assert any(v.startswith("PH:") and "sponsorship" in v for *_, v in got)
+    finally:
+        con.execute(
+            "DELETE FROM resolve_records WHERE record_id IN ('mn1', 'mn2') AND provider IN ('CardCo', 'BankX')"
+        )
+        con.execute("DELETE FROM parties WHERE record_id IN ('mn1', 'mn2') AND provider IN ('CardCo', 'BankX')")
+
+
+def test_records_are_numbered_one_provider_at_a_time_as_a_whole(tmp_path: Path) -> None:
+    """Session 9: each provider's records are numbered in a statement of their own, from
+    where the providers before it end: the numbers are those of one numbering of all
+    (a quote in a provider's name included), and a second run appends after them."""
+    from .helpers import add_referral
+
+    wh = Warehouse(tmp_path / "w.duckdb")
+    try:
+        for provider, rec in [("Z", "t1"), ("O'Bank", "t2"), ("A", "t3"), ("O'Bank", "t0"), ("A", "t1")]:
+            add_party(wh.con, provider, rec, "sender", name="Amy Lo")
+            add_party(wh.con, provider, rec, "receiver", name="Bo Ng")
+        add_referral(wh.con, "R-1", "s1", "Cy Tan")
+        assert build_records(wh.con) == 11
+        got = wh.con.execute("SELECT rid, provider, record_id, party FROM resolve_records ORDER BY rid").fetchall()
+        want = wh.con.execute(
+            f"SELECT row_number() OVER (ORDER BY provider, record_id, party), provider, record_id, party "
+            f"FROM ({source_sql()}) ORDER BY 1"
+        ).fetchall()
+        assert got == want
+        add_party(wh.con, "O'Bank", "t9", "sender", name="Di Uy")
+        add_party(wh.con, "B", "t9", "sender", name="Ed Vo")
+        assert build_records(wh.con, incremental=True) == 2
+        rows = wh.con.execute("SELECT rid, provider FROM resolve_records WHERE rid > 11 ORDER BY rid").fetchall()
+        assert rows == [(12, "B"), (13, "O'Bank")]
+    finally:
+        wh.close()

@@ -204,15 +204,19 @@ def _person_name(name: str) -> bool:
 def blank_shared(con: duckdb.DuckDBPyConnection, *, from_rid: int = 0) -> None:
     """Shared phones, emails and documents say nothing about who someone is: blank
     them in ``resolve_records`` (records above ``from_rid``) so that the
-    probabilistic model does not count them as evidence either."""
-    for kind, col in (("phone", "phone"), ("email", "email"), ("id_doc", "id_doc")):
-        con.execute(
-            f"""
-            UPDATE resolve_records r SET {col} = NULL
-            FROM shared_identifiers s
-            WHERE s.kind = '{kind}' AND s.value = r.{col} AND r.rid > {int(from_rid)}
-            """
-        )
+    probabilistic model does not count them as evidence either.
+
+    One UPDATE for the three columns (a CASE each): the table is written once, not three
+    times (on Spark each UPDATE writes the whole table anew)."""
+    kinds = ("phone", "email", "id_doc")
+    shared = {k: f"r.{k} IN (SELECT value FROM shared_identifiers WHERE kind = '{k}')" for k in kinds}
+    sets = ", ".join(f"{k} = CASE WHEN {shared[k]} THEN NULL ELSE r.{k} END" for k in kinds)
+    con.execute(
+        f"""
+        UPDATE resolve_records r SET {sets}
+        WHERE r.rid > {int(from_rid)} AND ({" OR ".join(shared.values())})
+        """
+    )
 
 
 def merchant_name_links(
@@ -229,13 +233,21 @@ def merchant_name_links(
     merchants or two subjects hold links nothing.
     """
     con.register("_resolve_mn_groups", record_groups(root))
+    # only a name and country a merchant holds can link: the records of those alone are
+    # grouped, not every record with a name
     rows = con.execute(
         """
-        WITH x AS (
+        WITH m AS (
+          SELECT DISTINCT name_sorted, country FROM resolve_records
+          WHERE origin = 'merchant' AND name_sorted IS NOT NULL AND country IS NOT NULL
+            AND name_sorted LIKE '% %'
+        ),
+        x AS (
           SELECT r.rid, g.grp, r.origin = 'merchant' AS is_merchant, r.name_sorted, r.country
-          FROM resolve_records r JOIN _resolve_mn_groups g ON g.rid = r.rid
-          WHERE r.name_sorted IS NOT NULL AND r.country IS NOT NULL AND r.origin <> 'referral'
-            AND r.name_sorted LIKE '% %'
+          FROM resolve_records r
+          JOIN m ON m.name_sorted = r.name_sorted AND m.country = r.country
+          JOIN _resolve_mn_groups g ON g.rid = r.rid
+          WHERE r.origin <> 'referral'
         ),
         held AS (
           SELECT name_sorted, country,

@@ -76,6 +76,16 @@ def _pkey_sql(alias: str = "") -> str:
     return "hash(" + ", ".join(f"{a}{c}" for c in PROFILE_COLUMNS) + ")"
 
 
+def keys_sql() -> str:
+    """SELECT of the key ``(provider, record_id, party)`` of every record to resolve: the
+    keys of :func:`source_sql`, read from the two tables alone."""
+    return """
+    SELECT provider, record_id, party FROM parties
+    UNION ALL
+    SELECT provider, record_id, subject_ref AS party FROM referral_subjects
+    """
+
+
 def build_records(con: duckdb.DuckDBPyConnection, *, incremental: bool = False) -> int:
     """(Re)build ``resolve_records``; with ``incremental`` keep existing rows and
     append the records not there yet. Returns the number of records added."""
@@ -84,33 +94,46 @@ def build_records(con: duckdb.DuckDBPyConnection, *, incremental: bool = False) 
         con.execute("DELETE FROM resolve_records")
     base = con.execute("SELECT coalesce(max(rid), 0) FROM resolve_records").fetchall()[0]
     start = int(base[0]) if base else 0
-    cols = ", ".join(c for c in T.RESOLVE_RECORDS.names if c not in ("rid", "pid"))
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _resolve_source AS
-        SELECT {cols} FROM ({source_sql()}) src
-        WHERE NOT EXISTS (SELECT 1 FROM resolve_records r WHERE r.provider = src.provider
-                          AND r.record_id = src.record_id AND r.party = src.party)
-        """
+    cols = [c for c in T.RESOLVE_RECORDS.names if c not in ("rid", "pid")]
+    new_only = (
+        "WHERE NOT EXISTS (SELECT 1 FROM resolve_records r WHERE r.provider = k.provider "
+        "AND r.record_id = k.record_id AND r.party = k.party)"
+        if incremental
+        else ""
     )
-    # the numbering sorts the keys alone, then joins them back: a window sorting the
-    # whole rows cost half as much again (a record's key is unique). The rows are not
-    # stored in rid order: nothing reads them in storage order, and sorting the wide
-    # rows cost 1.1 of the step's 8 CPU-s at 1M transactions, with the whole table
-    # held (or spilled) by the sort under the resolution's memory cap
-    con.execute(
-        f"""
-        INSERT INTO resolve_records
-        WITH num AS (
-          SELECT provider, record_id, party,
-                 {start} + row_number() OVER (ORDER BY provider, record_id, party) AS rid
-          FROM _resolve_source
+    keys = f"SELECT * FROM ({keys_sql()}) k {new_only}"
+    # One provider at a time: a record's number orders it by provider first, so the
+    # records of one provider, numbered from where the providers before it end, are
+    # numbered as the whole would be, and each statement sorts and joins a provider's
+    # records only. Within a provider, the numbering sorts the keys alone (read from the
+    # tables) and the wide rows stream from the source into the table through one join
+    # on the key. Session 8 wrote all the wide rows to a temporary table and numbered
+    # them in one statement: at 5M transactions under a 1.2 GB limit (as 20M would feel)
+    # it spilled 3.6 GB in 62-66 CPU-s; this spills 0.02 GB in 32-34 CPU-s (session 9).
+    # The rows are not stored in rid order: nothing reads them in storage order. A key
+    # without a provider is never stored (the join on the key drops it), as before
+    counts = con.execute(
+        f"SELECT provider, count(*) FROM ({keys}) x GROUP BY provider ORDER BY provider"
+    ).fetchall()
+    offset = start
+    for provider, n in counts:
+        if provider is None:
+            continue
+        same = "provider = '" + str(provider).replace("'", "''") + "'"
+        con.execute(
+            f"""
+            INSERT INTO resolve_records
+            WITH num AS (
+              SELECT provider, record_id, party,
+                     {offset} + row_number() OVER (ORDER BY record_id, party) AS rid
+              FROM ({keys}) x WHERE {same}
+            )
+            SELECT num.rid, {", ".join("src." + c for c in cols)}, NULL AS pid
+            FROM ({source_sql()}) src JOIN num USING (provider, record_id, party)
+            WHERE src.{same}
+            """
         )
-        SELECT num.rid, {", ".join("s." + c for c in cols.split(", "))}, NULL AS pid
-        FROM _resolve_source s JOIN num USING (provider, record_id, party)
-        """
-    )
-    con.execute("DROP TABLE IF EXISTS _resolve_source")
+        offset += int(n)
     end = con.execute("SELECT coalesce(max(rid), 0) FROM resolve_records").fetchall()[0]
     return (int(end[0]) if end else 0) - start
 
@@ -163,35 +186,51 @@ def build_profiles(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def identifiers_sql(where: str = "TRUE") -> str:
-    """SELECT (rid, kind, value) of the strong identifiers of the selected records."""
+    """SELECT (rid, kind, value) of the strong identifiers of the selected records, each
+    once.
+
+    Each branch reads the table itself (a CTE read nine times may be materialised: the
+    whole wide table held, or spilled, once more). A party's or merchant's record gives
+    each kind from one branch only, so its rows are distinct already; only a referral
+    subject's phone and email (its own columns, and every one of its referral's
+    identifiers) can repeat, and only those go through DISTINCT (session 8 deduplicated
+    every row: at 5M transactions under a 1.2 GB limit 31-33 CPU-s and 1.5 GB of spill,
+    now 6.6-6.7 CPU-s and none)."""
     scoped = ", ".join(f"'{k}'" for k in SCOPED_ACCOUNT_KINDS)
+    r = f"(SELECT * FROM resolve_records WHERE {where})"
     return f"""
-    WITH r AS (SELECT * FROM resolve_records WHERE {where})
-    SELECT rid, 'merchant' AS kind, account AS value FROM r
+    SELECT rid, 'merchant' AS kind, account AS value FROM {r} r
       WHERE origin = 'merchant' AND account IS NOT NULL
     UNION ALL
-    SELECT rid, 'account', provider || '|' || account_kind || '|' || account FROM r
+    SELECT rid, 'account', provider || '|' || account_kind || '|' || account FROM {r} r
       WHERE origin <> 'merchant' AND account IS NOT NULL
         AND account_kind IN ({scoped}, 'platform_account')
     UNION ALL
-    SELECT rid, 'iban', upper(replace(account, ' ', '')) FROM r
+    SELECT rid, 'iban', upper(replace(account, ' ', '')) FROM {r} r
       WHERE origin <> 'merchant' AND account IS NOT NULL AND account_kind = 'iban'
     UNION ALL
-    SELECT rid, 'card', account FROM r
+    SELECT rid, 'card', account FROM {r} r
       WHERE origin <> 'merchant' AND account IS NOT NULL AND account_kind = 'card'
     UNION ALL
-    SELECT rid, 'email', email FROM r WHERE origin <> 'merchant' AND email IS NOT NULL
+    SELECT rid, 'email', email FROM {r} r WHERE origin = 'party' AND email IS NOT NULL
     UNION ALL
-    SELECT rid, 'phone', phone FROM r WHERE origin <> 'merchant' AND phone IS NOT NULL
+    SELECT rid, 'phone', phone FROM {r} r WHERE origin = 'party' AND phone IS NOT NULL
     UNION ALL
-    SELECT rid, 'id_doc', id_doc FROM r WHERE origin <> 'merchant' AND id_doc IS NOT NULL
+    SELECT rid, 'id_doc', id_doc FROM {r} r WHERE origin <> 'merchant' AND id_doc IS NOT NULL
     UNION ALL
-    SELECT rid, 'device', device_id FROM r WHERE origin <> 'merchant' AND device_id IS NOT NULL
+    SELECT rid, 'device', device_id FROM {r} r WHERE origin <> 'merchant' AND device_id IS NOT NULL
     UNION ALL
-    SELECT r.rid, i.kind, i.value_norm FROM r
-      JOIN referral_identifiers i ON i.provider = r.provider
-       AND i.record_id = r.record_id AND r.origin = 'referral'
-      WHERE i.kind IN ('email', 'phone') AND i.value_norm IS NOT NULL
+    SELECT DISTINCT rid, kind, value FROM (
+      SELECT rid, 'email' AS kind, email AS value FROM {r} r
+        WHERE origin = 'referral' AND email IS NOT NULL
+      UNION ALL
+      SELECT rid, 'phone', phone FROM {r} r WHERE origin = 'referral' AND phone IS NOT NULL
+      UNION ALL
+      SELECT r.rid, i.kind, i.value_norm FROM {r} r
+        JOIN referral_identifiers i ON i.provider = r.provider
+         AND i.record_id = r.record_id AND r.origin = 'referral'
+        WHERE i.kind IN ('email', 'phone') AND i.value_norm IS NOT NULL
+    ) x
     """
 
 
@@ -199,10 +238,12 @@ def build_identifiers(con: duckdb.DuckDBPyConnection, *, incremental: bool = Fal
     con.execute(T.RESOLVE_IDENTIFIERS.ddl())
     if not incremental:
         con.execute("DELETE FROM resolve_identifiers")
+        con.execute(f"INSERT INTO resolve_identifiers {identifiers_sql()}")
+        return
     con.execute(
         f"""
         INSERT INTO resolve_identifiers
-        SELECT DISTINCT rid, kind, value FROM ({identifiers_sql()}) x
+        SELECT rid, kind, value FROM ({identifiers_sql()}) x
         WHERE rid NOT IN (SELECT DISTINCT rid FROM resolve_identifiers)
         """
     )
