@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from moneytrail.engine import spark_engine
 from moneytrail.engine.session import spark_session
 from moneytrail.engine.spark_engine import SparkConnection
 from moneytrail.pipeline.run import run_batch
@@ -73,20 +74,50 @@ def test_statements_mean_the_same(spark: Any, tmp_path: Path) -> None:
         assert sc.execute(sql).fetchall() == duck.execute(sql).fetchall(), sql
 
 
-def test_dml_means_the_same(spark: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("broadcast", [True, False])
+def test_dml_means_the_same(spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broadcast: bool) -> None:
+    if not broadcast:  # an UPDATE's matches joined back by a shuffle, as when there are many
+        monkeypatch.setattr(spark_engine, "BROADCAST_MATCHES", 0)
+    one_pass: list[bool] = []  # whether each UPDATE was done in one read and write of its table
+    in_one_pass = SparkConnection._update_in_one_pass
+
+    def spy(self: SparkConnection, *args: Any) -> Any:
+        done = in_one_pass(self, *args)
+        one_pass.append(done is not None)
+        return done
+
+    monkeypatch.setattr(SparkConnection, "_update_in_one_pass", spy)
     duck, sc = _duck(), SparkConnection(spark, tmp_path / "tables")
     for sql in SETUP:
         sc.execute(sql)
     steps = [
         "UPDATE t SET name = u.label, n = n + 10 FROM u WHERE u.id = t.id AND u.label = 'one'",
         "UPDATE t SET tags = NULL WHERE n IS NULL",
+        "UPDATE t SET n = 0 WHERE id = 42",  # no row: the table is left as it is
+        # row 4 matches two rows of u: DuckDB updates it once (the one-pass join would write it
+        # twice, so the engine takes the general way)
+        "UPDATE t SET n = t.n + 100 FROM u WHERE u.id = t.id",
+        # a CASE a column, with IN subqueries (resolve's blank_shared)
+        "UPDATE t SET tags = CASE WHEN t.tags IN (SELECT tags FROM t WHERE n = 1) THEN NULL ELSE t.tags END, "
+        "name = CASE WHEN t.id IN (SELECT id FROM u) THEN NULL ELSE t.name END "
+        "WHERE t.id > 1 AND (t.tags IN (SELECT tags FROM t WHERE n = 1) OR t.id IN (SELECT id FROM u))",
         "DELETE FROM t WHERE id = 2",
         "INSERT INTO u BY NAME SELECT 'five' AS label, 5 AS id",
         "CREATE OR REPLACE TEMP TABLE w AS SELECT t.id, t.name FROM t ANTI JOIN u USING (id)",
+        # a table written anew from itself (resolve's build_profiles)
+        "CREATE OR REPLACE TABLE u AS SELECT u.id, coalesce(w.name, u.label) AS label FROM u LEFT JOIN w USING (id)",
     ]
     for sql in steps:
         sc.execute(sql)
         duck.execute(sql)
+    # an UPDATE tells how many rows it changed
+    for count, n in (("UPDATE t SET n = n + 1 WHERE id IN (1, 4)", 2),
+                     ("UPDATE t SET name = w.name FROM w WHERE w.id = t.id AND w.id = 3", 1)):
+        assert sc.execute(count).fetchall() == duck.execute(count).fetchall() == [(n,)], count
+    for q in ("SELECT * FROM t ORDER BY id", "SELECT * FROM u ORDER BY id, label"):
+        assert sc.execute(q).fetchall() == duck.execute(q).fetchall(), q
+    # the row matched twice took the general way; the others were done in one pass
+    assert one_pass == [True, True, True, False, True, True, True]
     for q in ("SELECT * FROM t ORDER BY id", "SELECT * FROM u ORDER BY id, label", "SELECT * FROM w ORDER BY id"):
         assert sc.execute(q).fetchall() == duck.execute(q).fetchall(), q
     assert sc.execute("INSERT INTO u VALUES (?, ?)", [6, "six"]).fetchall() == [(1,)]
@@ -117,6 +148,9 @@ def test_a_run_on_spark_writes_the_duckdb_run_files(spark: Any, tmp_path: Path) 
     run_batch(bundle, duck_out)
     run_batch(bundle, spark_out, engine="spark", spark_master="local[2]")
     assert json.loads((spark_out / "run.json").read_text())["engine"].startswith("spark")
+    # every statement's seconds, kept in OUT after the run removed its work folder
+    logged = [json.loads(line) for line in (spark_out / "spark-statements.jsonl").read_text().splitlines()]
+    assert any(r["sql"].startswith("UPDATE resolve_records") for r in logged)
 
     scores = _read(duck_out / "transaction_scores.csv")
     assert len(scores) > 1000 and any(r[3] == "1" for r in scores[1:])  # a real run, with alerts

@@ -84,6 +84,9 @@ def run_on_spark(
     n = int(wh.con.execute("SELECT count(*) FROM transactions").fetchall()[0][0])
     spark.conf.set("spark.sql.shuffle.partitions", str(max(2, min(400, n // 100_000))))
     con = SparkConnection(spark, work / "tables")
+    # statement by statement as the run goes on, in OUT (the run removes its spark-work folder)
+    con.log = work.parent / "spark-statements.jsonl"
+    con.log.unlink(missing_ok=True)
     for name, path in base.items():
         con.load_parquet(name, path)
     seconds["spark start"] = time.perf_counter() - t0

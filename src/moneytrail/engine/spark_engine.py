@@ -14,10 +14,11 @@ driver's memory except what a stage fetches.
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,14 +52,14 @@ class SparkResult:
     def __init__(self, df: Any = None, arrow: pa.Table | None = None) -> None:
         self._df = df
         self._arrow = arrow
-        self.timed: tuple[list[tuple[float, str]], str] | None = None  # (timings, label) of the fetch
+        self.timed: tuple[Callable[[float, str], None], str] | None = None  # (note, label) of the fetch
 
     def to_arrow_table(self) -> pa.Table:
         if self._arrow is None:
             t0 = time.perf_counter()
             self._arrow = _naive_utc(self._df.toArrow()) if self._df is not None else pa.table({"Count": [0]})
             if self.timed is not None:  # a query runs when it is fetched
-                self.timed[0].append((time.perf_counter() - t0, "fetch: " + self.timed[1]))
+                self.timed[0](time.perf_counter() - t0, "fetch: " + self.timed[1])
         return self._arrow
 
     arrow = fetch_arrow_table = to_arrow_table
@@ -115,6 +116,7 @@ class SparkConnection:
         self.written: set[str] = set()
         self.statements = 0
         self.timings: list[tuple[float, str]] = []  # (seconds, statement), for the benchmarks
+        self.log: Path | None = None  # if set, each statement's seconds as a JSON line, as it ends
         # DuckDB settings a stage SETs (memory_limit...): they mean nothing to Spark, but a stage
         # may read back what it set with current_setting()
         self.settings: dict[str, str] = {}
@@ -128,10 +130,16 @@ class SparkConnection:
         t0 = time.perf_counter()
         result = self._run(tree)
         label = " ".join(sql.split())[:160]
-        self.timings.append((time.perf_counter() - t0, label))
+        self._note(time.perf_counter() - t0, label)
         if result._df is not None:
-            result.timed = (self.timings, label)
+            result.timed = (self._note, label)
         return result
+
+    def _note(self, seconds: float, label: str) -> None:
+        self.timings.append((seconds, label))
+        if self.log is not None:
+            with self.log.open("a") as fh:
+                fh.write(json.dumps({"at": time.strftime("%H:%M:%S"), "seconds": round(seconds, 3), "sql": label}) + "\n")
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> SparkResult:
         tree = parse_duckdb(sql)
@@ -213,9 +221,12 @@ class SparkConnection:
         for f in df.schema.fields:
             if isinstance(f.dataType, NullType):  # Parquet has no NULL type; DuckDB would pick one
                 df = df.withColumn(f.name, df[f.name].cast(StringType()))
-        folder = self._write(df, name)
+        self._install(name, self._write(df, name), df.schema, temp=temp)
+
+    def _install(self, name: str, folder: str, schema: Any, *, temp: bool) -> None:
+        """Make the Parquet folder `folder` the whole of table `name`."""
         old = self.tables.get(name)
-        self.tables[name] = _Table(df.schema, [folder], temp=temp)
+        self.tables[name] = _Table(schema, [folder], temp=temp)
         self._refresh(name)
         if old:
             self._remove(old)
@@ -369,14 +380,19 @@ class SparkConnection:
         return SparkResult(arrow=pa.table({"Count": [0]}))
 
     def _update(self, tree: exp.Update) -> SparkResult:
-        """UPDATE t SET c = e [FROM s] WHERE w, as: find t's matched rows with their new values,
-        and write t anew (first match wins, as in DuckDB).
+        """UPDATE t SET c = e [FROM s] WHERE w, as: find t's matched rows with their new values
+        (first match wins, as in DuckDB) and write them, narrow, aside; then, if any matched,
+        write t anew with them.
 
-        A row is known by its place in the Parquet files (``_metadata.file_path`` and
-        ``row_index``): the same in every scan of the table, so the matches are found in one
-        scan and applied in another. (A ``monotonically_increasing_id()`` numbering read twice
-        made Spark materialise the whole numbered table first, a round-robin shuffle of every
-        row and column, at each UPDATE.)"""
+        A row is known by its place in the Parquet files (a hash of ``_metadata.file_path``,
+        and ``row_index``): the same in every scan of the table, so the matches are found in
+        one scan and applied in another. (A ``monotonically_increasing_id()`` numbering read
+        twice made Spark materialise the whole numbered table first, a round-robin shuffle of
+        every row and column, at each UPDATE.) The matches, written aside, are counted: none
+        leaves the table as it is, and up to :data:`BROADCAST_MATCHES` of them are broadcast
+        to the rewrite, which then reads and writes the table once without a shuffle of its
+        rows. The file's key is a 64-bit hash of its path (two files of one table colliding:
+        about n_files^2 / 2^65), so that the broadcast holds numbers, not paths."""
         from pyspark.sql import functions as F
 
         name = tree.this.name
@@ -388,9 +404,12 @@ class SparkConnection:
         sets = {e.this.name: e.expression for e in tree.expressions}
         where = tree.args.get("where")
         source = tree.args.get("from_") or tree.args.get("from")
+        done = self._update_in_one_pass(name, alias, sets, where, source)
+        if done is not None:
+            return done
         self._frame(name).select(
-            "*", F.col("_metadata.file_path").alias("__mt_file"), F.col("_metadata.row_index").alias("__mt_idx")
-        ).createOrReplaceTempView("__mt_numbered_view")
+            "*", F.xxhash64(F.col("_metadata.file_path")).alias("__mt_file"), F.col("_metadata.row_index").alias("__mt_idx")
+        ).createOrReplaceTempView("__mt_numbered")
         match = exp.select(exp.column("__mt_file", table=alias), exp.column("__mt_idx", table=alias), *[
             exp.alias_(v.copy(), f"__mt_{c}") for c, v in sets.items()
         ]).from_(exp.to_table("__mt_numbered").as_(alias))
@@ -402,25 +421,99 @@ class SparkConnection:
                 match = match.join(j.this.copy(), on=j.args.get("on"), join_type="cross" if not j.args.get("on") else "inner")
         if where is not None:
             match = match.where(where.this.copy())
-        match_sql = self._spark_sql(match)
         firsts = ", ".join(f"first(`__mt_{c}`) AS `__mt_{c}`" for c in sets)
-        out = ", ".join(
-            (f"CASE WHEN m.__mt_idx IS NULL THEN t.`{c}` ELSE m.`__mt_{c}` END AS `{c}`" if c in sets else f"t.`{c}`")
-            for c in cols
+        found = self.spark.sql(
+            f"WITH __mt_match AS ({self._spark_sql(match)}) "
+            f"SELECT __mt_file, __mt_idx, {firsts} FROM __mt_match GROUP BY __mt_file, __mt_idx"
         )
-        sql = (
-            f"WITH __mt_numbered AS (SELECT * FROM __mt_numbered_view), __mt_match AS ({match_sql}), "
-            f"__mt_m AS (SELECT __mt_file, __mt_idx, {firsts} FROM __mt_match GROUP BY __mt_file, __mt_idx) "
-            "SELECT " + out + " FROM __mt_numbered t LEFT JOIN __mt_m m "
-            "ON m.__mt_file = t.__mt_file AND m.__mt_idx = t.__mt_idx"
-        )
-        df = self.spark.sql(sql)
-        df = df.select(*[df[f"`{f.name}`"].cast(f.dataType).alias(f.name) for f in before.schema.fields])
+        # in the column's type (a NULL literal has none, and Parquet no NULL type)
+        found = found.select("__mt_file", "__mt_idx", *[
+            found[f"`__mt_{c}`"].cast(before.schema[c].dataType).alias(f"__mt_{c}") for c in sets
+        ])
+        aside = self._write(found, "__mt_update")
         try:
-            self._replace(name, df, temp=before.temp)
+            matched = self.spark.read.schema(found.schema).parquet(aside)
+            n = matched.count()
+            if n:
+                matched.createOrReplaceTempView("__mt_matched")
+                hint = "/*+ BROADCAST(m) */ " if n <= BROADCAST_MATCHES else ""
+                out = ", ".join(
+                    (f"CASE WHEN m.__mt_idx IS NULL THEN t.`{c}` ELSE m.`__mt_{c}` END AS `{c}`" if c in sets else f"t.`{c}`")
+                    for c in cols
+                )
+                df = self.spark.sql(
+                    f"SELECT {hint}{out} FROM __mt_numbered t LEFT JOIN __mt_matched m "
+                    "ON m.__mt_file = t.__mt_file AND m.__mt_idx = t.__mt_idx"
+                )
+                df = df.select(*[df[f"`{f.name}`"].cast(f.dataType).alias(f.name) for f in before.schema.fields])
+                self._replace(name, df, temp=before.temp)
         finally:
-            self.spark.catalog.dropTempView("__mt_numbered_view")
-        return SparkResult(arrow=pa.table({"Count": [0]}))
+            self.spark.catalog.dropTempView("__mt_numbered")
+            self.spark.catalog.dropTempView("__mt_matched")
+            shutil.rmtree(aside, ignore_errors=True)
+        return SparkResult(arrow=pa.table({"Count": [n]}))
+
+    def _update_in_one_pass(
+        self, name: str, alias: str, sets: dict[str, exp.Expression], where: exp.Expression | None, source: Any
+    ) -> SparkResult | None:
+        """UPDATE in one read and one write of the table, when it can be: the table LEFT JOINed
+        to the source on the WHERE (or, without a source, each row tested by it), each SET
+        column a CASE of matched or not. A row that matches two source rows would come out
+        twice, where DuckDB's UPDATE takes the first match: the rows read and written are
+        counted while the table is written (``observe``), and if they differ the new folder
+        is dropped (None: the caller takes the general way). Not tried for a source with
+        joins, or for a WHERE with a subquery when there is a source (a join condition
+        cannot hold one)."""
+        from pyspark.sql import Observation
+        from pyspark.sql import functions as F
+
+        before = self.tables[name]
+        if source is not None:
+            src = source.this
+            if (where is None or src.args.get("joins") or not isinstance(src, (exp.Table, exp.Subquery))
+                    or any(where.find_all(exp.Subquery, exp.Exists))):
+                return None
+            s_alias = src.alias_or_name
+            inner = src.copy()
+            inner.set("alias", exp.TableAlias(this=exp.to_identifier("__mt_s")))
+            hit: exp.Expression = exp.column("__mt_hit", table=s_alias)
+            joined = exp.select("__mt_s.*", exp.alias_(exp.true(), "__mt_hit")).from_(inner).subquery(s_alias)
+        else:
+            test = where.this.copy() if where is not None else exp.true()
+            hit = exp.Coalesce(this=test, expressions=[exp.false()])
+        seen, wrote = Observation(), Observation()
+        self._frame(name).observe(seen, F.count(F.lit(1)).alias("rows")).createOrReplaceTempView("__mt_target")
+        items: list[Any] = []
+        for c in before.schema.fieldNames():
+            col = exp.column(c, table=alias, quoted=True)
+            if c in sets:
+                value = exp.Case(ifs=[exp.If(this=hit.copy(), true=sets[c].copy())], default=col)
+                items.append(exp.alias_(value, c, quoted=True))  # cast to the column's type below
+            else:
+                items.append(exp.alias_(col, c, quoted=True))
+        items.append(exp.alias_(hit.copy(), "__mt_matched"))
+        query = exp.select(*items).from_(exp.to_table("__mt_target").as_(alias))
+        if source is not None:
+            assert where is not None
+            query = query.join(joined, on=where.this.copy(), join_type="left")
+        try:
+            df = self.spark.sql(self._spark_sql(query))
+            df = df.observe(wrote, F.count(F.lit(1)).alias("rows"),
+                            F.count(F.when(F.col("__mt_matched"), 1)).alias("matched"))
+            out = df.select(*[df[f"`{f.name}`"].cast(f.dataType).alias(f.name) for f in before.schema.fields])
+            folder = self._write(out, name)
+        finally:
+            self.spark.catalog.dropTempView("__mt_target")
+        if wrote.get["rows"] != seen.get["rows"]:  # a row matched twice: the general way
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+        self._install(name, folder, before.schema, temp=before.temp)
+        return SparkResult(arrow=pa.table({"Count": [int(wrote.get["matched"])]}))
+
+
+# matched rows of an UPDATE that are broadcast to the rewrite (three numbers and the new values
+# a row: about 50 MB at two million); more are joined by a shuffle of both sides
+BROADCAST_MATCHES = 2_000_000
 
 
 _UNSIGNED = {"UTINYINT": "SMALLINT", "USMALLINT": "INT", "UINTEGER": "BIGINT", "UBIGINT": "BIGINT", "HUGEINT": "DECIMAL(38,0)"}
