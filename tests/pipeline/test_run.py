@@ -130,3 +130,27 @@ def test_a_tiny_bundle_of_one_sender_runs_end_to_end(tmp_path: Path) -> None:
     assert report.counts == {
         "transaction_scores.csv": 12, "subjects.csv": 2, "subject_records.csv": 24, "quarantine.csv": 0,
     }
+
+
+def test_the_prior_match_probability_is_kept_strictly_inside_0_and_1(tmp_path: Path) -> None:
+    """Splink's estimate may come out 0 (no pair agrees) or 1 (every pair agrees); either
+    makes every match weight infinite. A usable estimate is left as it is."""
+    from moneytrail.pipeline.run import run_batch
+    from moneytrail.resolve.run import PROFILES_FOR_MODEL_SQL
+    from moneytrail.resolve.splink_model import SplinkModel
+    from moneytrail.store import Warehouse
+    from tests.conftest import remittance_row, write_csv
+
+    write_csv(tmp_path / "bundle" / "remittance.csv", [remittance_row(transfer_id=f"T{i}") for i in range(3)])
+    run_batch(tmp_path / "bundle", tmp_path / "out")
+    with Warehouse(tmp_path / "out" / "warehouse.duckdb") as wh:
+        profiles = wh.con.sql(PROFILES_FOR_MODEL_SQL).to_arrow_table()
+    model = SplinkModel(profiles)
+    try:
+        obj = model.linker._settings_obj
+        for given, n, expected in ((0.0, 4, 1 / 7), (1.0, 4, 6 / 7), (0.25, 4, 0.25), (0.0, 1, 0.5)):
+            obj._probability_two_random_records_match = given
+            model._keep_prior_inside(n)
+            assert obj._probability_two_random_records_match == pytest.approx(expected)
+    finally:
+        model.close()
