@@ -10,6 +10,8 @@ common ("j a smith" ~ "john andrew smith"; "ma santos reyes" ~ "maria santos").
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rapidfuzz.distance import JaroWinkler
 
 
@@ -50,6 +52,75 @@ def names_compatible(a: str | None, b: str | None) -> bool:
     if not any(_anchor(t, u) for t in short for u in long_):
         return False
     return all(any(_token_ok(t, u) for u in long_) for t in short)
+
+
+def _initial_parts(tokens: list[str]) -> tuple[str, list[str]] | None:
+    """A name written with initials ("s thomas", "andrea k weber", "b j price", token
+    order kept): its first word, the given name or its initial, and the words after
+    its last initial, the surname (one word, or two for a double surname). None when
+    no word follows an initial ("smith j", or no initial at all): the parts are
+    unknown."""
+    last = max((i for i, t in enumerate(tokens) if len(t) == 1), default=-1)
+    if last < 0 or last == len(tokens) - 1:
+        return None
+    return tokens[0], tokens[last + 1 :]
+
+
+def surname_only_words(names: Iterable[str]) -> frozenset[str]:
+    """Words the data shows as surnames and never as given names: a word after the last
+    initial of a name ("thomas" in "s thomas", "weber" in "andrea k weber") is a
+    surname; the first word of a name holding an initial further on ("andrea" in
+    "andrea k weber") is a given name. "thomas" is both in most worlds;
+    "sullivan" only a surname."""
+    given: set[str] = set()
+    surname: set[str] = set()
+    for name in names:
+        parts = _initial_parts(name.split())
+        if parts is None:
+            continue
+        first, sur = parts
+        if len(first) > 1:
+            given.add(first)
+        surname.update(sur)
+    return frozenset(surname - given)
+
+
+def initials_agree(a: str | None, b: str | None, surname_only: frozenset[str] = frozenset()) -> bool:
+    """Do two folded names, in their written order, agree on what initials mean?
+
+    An initial abbreviates a given or middle name, never the surname, which a name
+    written with initials gives in full after them ("s thomas" is S. Thomas;
+    "andrea k weber" is Andrea K. Weber). So, for each name written so: (1) a word of
+    its surname is in the other name in full (equal, or a typo); (2) its first word,
+    the given name or its initial, stands for a word of the other name besides that
+    surname, and not one the data shows only as a surname (:func:`surname_only_words`),
+    unless the other name has no word besides ("c deborah wilson" ~ "deborah wilson":
+    a middle name in full).
+    :func:`names_compatible` accepts "s thomas" ~ "thomas sullivan" (s for Sullivan),
+    "andrea k weber" ~ "andrea kruger" (k for Kruger, Weber extra) and "b j price" ~
+    "julie price" (j for Julie, b extra); this test refuses all three and keeps
+    "j a smith" ~ "john andrew smith", "a k weber" ~ "weber andrea",
+    "ma c santos reyes" ~ "maria santos" and "r c soriano" ~ "rey cabrera soriano".
+    Names without a word after an initial are not tested (True).
+    """
+    if not a or not b:
+        return True
+    ta, tb = a.split(), b.split()
+    for x, y in ((ta, tb), (tb, ta)):
+        parts = _initial_parts(x)
+        if parts is None:
+            continue
+        first, surname = parts
+        hits = set()
+        for s in surname:  # the word itself, else a typo of it ("clark" is not "claire")
+            same = {j for j, u in enumerate(y) if u == s and len(s) >= 2}
+            hits |= same or {j for j, u in enumerate(y) if _anchor(s, u)}
+        if not hits:
+            return False
+        rest = [u for j, u in enumerate(y) if j not in hits]
+        if rest and not any(_token_ok(first, u) and u not in surname_only for u in rest):
+            return False
+    return True
 
 
 # The same test in SQL, as DuckDB macros over token lists, so that Splink
