@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from moneytrail.resolve import ResolveSettings
 from moneytrail.resolve.blocking import build_pairs
@@ -27,6 +28,10 @@ def test_predict_matches_splinks_own_predict(resolved: Resolved) -> None:
         fast = model.predict(pairs)
         plain = model.predict_splink(pairs)
         kept = model.predict(pairs, min_weight=-5.0)
+        # the stream the run reads (session 10): the same rows, batch by batch
+        with model.predict_reader(pairs, min_weight=-5.0, batch_rows=1000) as reader:
+            batches = list(reader)
+        streamed = pa.Table.from_batches(batches)
     finally:
         model.close()
     assert fast.schema == plain.schema
@@ -42,3 +47,5 @@ def test_predict_matches_splinks_own_predict(resolved: Resolved) -> None:
     assert 0 < kept.num_rows < plain.num_rows
     assert kept.num_rows == sum(1 for w in weights if w >= -5.0)
     assert min(kept.column("match_weight").to_pylist()) >= -5.0
+    assert len(batches) > 1 and streamed.schema == kept.schema
+    assert streamed.sort_by(key).to_pylist() == kept.sort_by(key).to_pylist()

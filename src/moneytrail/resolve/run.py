@@ -171,11 +171,25 @@ def _score(
     con: duckdb.DuckDBPyConnection,
     model: SplinkModel,
     settings: ResolveSettings,
-) -> tuple[pa.Table, int]:
+) -> int:
+    """Score the blocked pairs into ``_resolve_scored``; returns how many were scored."""
     pairs = con.sql("SELECT pid_l, pid_r FROM _resolve_pairs").to_arrow_table()
     if pairs.num_rows == 0:
-        return pa.table({}), 0
+        return 0
     # pairs far below any threshold are dropped here, not carried out of Splink's DuckDB
+    if isinstance(con, duckdb.DuckDBPyConnection):
+        # the warehouse reads the predictions as Splink's DuckDB computes them: one copy,
+        # in the warehouse, not a whole Arrow table of them first (session 10)
+        with model.predict_reader(pairs, min_weight=MIN_KEPT_WEIGHT) as reader:
+            con.register("_resolve_scored_arrow", reader)
+            try:
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE _resolve_scored AS SELECT * FROM _resolve_scored_arrow "
+                    f"WHERE match_weight >= {MIN_KEPT_WEIGHT}"
+                )
+            finally:
+                con.unregister("_resolve_scored_arrow")
+        return pairs.num_rows
     scored = model.predict(pairs, min_weight=MIN_KEPT_WEIGHT)
     con.register("_resolve_scored_arrow", scored)
     con.execute(
@@ -183,7 +197,7 @@ def _score(
         f"WHERE match_weight >= {MIN_KEPT_WEIGHT}"
     )
     con.unregister("_resolve_scored_arrow")
-    return scored, pairs.num_rows
+    return pairs.num_rows
 
 
 def _scored_above(con: duckdb.DuckDBPyConnection, threshold: float) -> ScoredLinks:
