@@ -9,6 +9,7 @@ reader's worker threads must give the rows of a single thread.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -18,12 +19,16 @@ import pyarrow as pa
 import pytest
 
 from moneytrail.errors import UserError
-from moneytrail.ingest import ingest_bundle
+from moneytrail.ingest import ingest_bundle, pipeline
 from moneytrail.ingest.pacs008 import _fast_stream, read_pacs008
 from moneytrail.ingest.pipeline import ahead, pacs_in_process
 from moneytrail.ingest.stage import Rejected
 from moneytrail.store import Warehouse
-from tests.ingest.test_bundle_and_idempotency import assert_killed_rerun_matches, snapshot
+from tests.ingest.test_bundle_and_idempotency import (
+    _assert_gone,
+    assert_killed_rerun_matches,
+    snapshot,
+)
 from tests.ingest.test_pacs008 import doc, tx
 
 
@@ -228,6 +233,7 @@ def test_duckdb_threads_drop_to_one_beside_the_parser_process_then_restored(
     import moneytrail.ingest as ingest
 
     monkeypatch.setattr(ingest, "PACS_PROCESS_BYTES", process_bytes)
+    monkeypatch.setattr(ingest, "PACS_PREFETCH", False)
     seen: list[int] = []
     real = ingest._load_pacs_chunk
 
@@ -260,6 +266,7 @@ def test_parser_process_gives_the_store_of_the_parser_thread(
     monkeypatch.setattr(ingest, "PACS_PROCESS_BYTES", 1 << 40)
     threaded = _ingest(tmp_path / "thread.duckdb", pacs_bundle)
     monkeypatch.setattr(ingest, "PACS_PROCESS_BYTES", 0)  # every batch in a child process
+    monkeypatch.setattr(ingest, "PACS_PREFETCH", False)  # one per batch, when the loading gets there
     monkeypatch.setattr(ingest, "PACS_READ_ROWS", 3)
     monkeypatch.setattr(ingest, "PACS_CHUNK_ROWS", 4)
     spawned: list[object] = []
@@ -273,6 +280,139 @@ def test_parser_process_gives_the_store_of_the_parser_thread(
     in_process = _ingest(tmp_path / "process.duckdb", pacs_bundle)
     assert spawned and in_process == threaded
     assert snapshot(tmp_path / "process.duckdb") == snapshot(tmp_path / "thread.duckdb")
+    assert not _child_pids()
+
+
+def test_prefetched_batches_give_the_store_of_the_parser_thread(
+    tmp_path: Path, pacs_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batches read by one process started with the ingest, through spool files read
+    while they grow, each file in a batch of its own, after a CSV batch: the store of the
+    parser thread, no process or spool left."""
+    import moneytrail.ingest as ingest
+
+    csv = pacs_bundle / "acme"
+    csv.mkdir()
+    (csv / "x.csv").write_text(
+        "transfer_id,created_at,sender_name,sender_country,receiver_name,receiver_country,"
+        "send_amount,send_currency\n"
+        "T1,2024-05-01T10:00:00Z,Ann Lee,GB,Bob Roy,FR,10.00,GBP\n"
+    )
+    monkeypatch.setattr(ingest, "PACS_PROCESS_BYTES", 1 << 40)
+    threaded = _ingest(tmp_path / "thread.duckdb", pacs_bundle)
+    monkeypatch.setattr(ingest, "PACS_PROCESS_BYTES", 0)
+    monkeypatch.setattr(ingest, "BATCH_BYTES", 1)  # a batch per file
+    monkeypatch.setattr(ingest, "PACS_READ_ROWS", 3)
+    monkeypatch.setattr(ingest, "PACS_CHUNK_ROWS", 4)
+    monkeypatch.setattr(pipeline, "_TAIL_WAIT", 0.001)
+    started: list[Any] = []
+    real = ingest.PacsPrefetch
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        started.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "PacsPrefetch", spy)
+    monkeypatch.setattr(ingest, "pacs_in_process", None)  # never called
+    spools = set(Path(tempfile.gettempdir()).glob("moneytrail-pacs-*"))
+    prefetched = _ingest(tmp_path / "prefetched.duckdb", pacs_bundle)
+    assert len(started) == 1 and [len(b) for b in started[0]] == [1, 1]
+    assert prefetched == threaded
+    assert snapshot(tmp_path / "prefetched.duckdb") == snapshot(tmp_path / "thread.duckdb")
+    assert not _child_pids()
+    assert set(Path(tempfile.gettempdir()).glob("moneytrail-pacs-*")) == spools
+
+
+def test_a_rerun_prefetches_no_batch_the_store_lists(
+    tmp_path: Path, pacs_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import moneytrail.ingest as ingest
+
+    monkeypatch.setattr(ingest, "PACS_PROCESS_BYTES", 0)
+    monkeypatch.setattr(ingest, "BATCH_BYTES", 1)  # a batch per file
+    started: list[Any] = []
+    real = ingest.PacsPrefetch
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        started.append([[rel for rel, _ in batch] for batch in args[0]])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "PacsPrefetch", spy)
+    store = tmp_path / "s.duckdb"
+    first = _ingest(store, pacs_bundle)
+    (pacs_bundle / "bank" / "c.xml").write_text(doc(tx(uetr="again")))
+    second = _ingest(store, pacs_bundle)
+    assert started == [[["bank/a.xml"], ["bank/b.xml"]], [["bank/c.xml"]]]
+    assert second == [(rel, 0, 0, 0) for rel, *_ in first] + [("bank/c.xml", 1, 0, 0)]
+    assert not _child_pids()
+
+
+def test_prefetch_errors_and_early_stop_leave_no_process(pacs_bundle: Path) -> None:
+    a = ("bank/a.xml", str(pacs_bundle / "bank" / "a.xml"))
+    gone = ("bank/gone.xml", str(pacs_bundle / "bank" / "gone.xml"))
+    prefetch = pipeline.PacsPrefetch([[a], [gone], [a]], 10)
+    try:
+        assert prefetch.items([gone, a]) is None  # not a batch it reads
+        first = prefetch.items([a])
+        assert first is not None and sum(b.num_rows for _, b, _ in first) == 40
+        second = prefetch.items([gone])
+        assert second is not None
+        with pytest.raises(UserError, match=r"bank/gone.xml: cannot read the file"):
+            list(second)
+    finally:
+        prefetch.close()
+    assert not _child_pids()
+    # the loading stops early: the child is killed and reaped
+    prefetch = pipeline.PacsPrefetch([[a] * 50], 2)
+    try:
+        items = prefetch.items([a] * 50)
+        assert items is not None
+        rel, batch, _ = next(items)
+        assert rel == "bank/a.xml" and batch.num_rows == 2
+        items.close()
+        assert not _child_pids()
+        assert not [t for t in threading.enumerate() if t.name == "pacs008-spool"]
+    finally:
+        prefetch.close()
+
+
+def test_a_prefetch_process_dies_with_its_killed_parent(pacs_bundle: Path) -> None:
+    """Nothing would otherwise stop a child writing to spools no one reads."""
+    import signal
+    import subprocess
+    import sys
+
+    a = str(pacs_bundle / "bank" / "a.xml")
+    script = (
+        "import sys, time\n"
+        "from moneytrail.ingest.pipeline import PacsPrefetch\n"
+        f"p = PacsPrefetch([[('bank/a.xml', {a!r})] * 20000], 1)\n"
+        "print(p._proc.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    assert Path(f"/proc/{child}").exists()
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    _assert_gone({child}, timeout=10)
+
+
+def test_a_killed_prefetch_process_is_an_error(pacs_bundle: Path) -> None:
+    a = ("bank/a.xml", str(pacs_bundle / "bank" / "a.xml"))
+    prefetch = pipeline.PacsPrefetch([[a] * 200], 1)
+    try:
+        items = prefetch.items([a] * 200, maxsize=1)
+        assert items is not None
+        next(items)
+        (child,) = _child_pids()
+        os.kill(child, 9)
+        with pytest.raises(RuntimeError, match="reader process stopped"):
+            for _ in items:
+                pass
+    finally:
+        prefetch.close()
     assert not _child_pids()
 
 

@@ -45,7 +45,7 @@ from moneytrail.ingest.csv_reader import (
     salvage_file,
 )
 from moneytrail.ingest.finish import SCRATCH_SETTING, FinishCounts, Rules, check_into, load_checked
-from moneytrail.ingest.pipeline import ahead, pacs_batches, pacs_in_process
+from moneytrail.ingest.pipeline import PacsPrefetch, ahead, pacs_batches, pacs_in_process
 from moneytrail.ingest.stage import SIDES, Rejected
 from moneytrail.schema import TABLES
 from moneytrail.store import Warehouse, scalar
@@ -129,16 +129,61 @@ def ingest_plan(wh: Warehouse, plan: BundlePlan, console: Console | None = None)
         disable=console is None,
     ) as progress:
         task = progress.add_task("ingest", total=total, file="")
-        for batch in file_batches(plan.files):
-            progress.update(
-                task, file=batch[0].rel + (f" and {len(batch) - 1} more" if len(batch) > 1 else "")
-            )
-            if len(batch) == 1:
-                report.files.append(ingest_file(wh, batch[0]))
-            else:
-                report.files += ingest_batch(wh, batch)
-            progress.advance(task, sum(source.path.stat().st_size for source in batch))
+        batches = file_batches(plan.files)
+        with closing(_prefetch_pacs(wh.con, batches)) as prefetch:
+            for batch in batches:
+                progress.update(
+                    task,
+                    file=batch[0].rel + (f" and {len(batch) - 1} more" if len(batch) > 1 else ""),
+                )
+                if len(batch) == 1 and batch[0].format not in (*CSV_FORMATS, "pacs008"):
+                    report.files.append(ingest_file(wh, batch[0]))
+                else:
+                    report.files += ingest_batch(wh, batch, prefetch=prefetch)
+                progress.advance(task, sum(source.path.stat().st_size for source in batch))
     return report
+
+
+class _NoPrefetch:
+    def items(self, files: list[tuple[str, str]], maxsize: int = 2) -> None:
+        return None
+
+    def done(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+def _prefetch_pacs(
+    con: duckdb.DuckDBPyConnection, batches: list[list[SourceFile]]
+) -> PacsPrefetch | _NoPrefetch:
+    """The reader of the pacs.008 batches that would each have a reader process, started now.
+
+    It runs beside the batches before them (a bundle's CSV files), at a lower
+    priority (`pipeline.PREFETCH_NICE`); the batches are then read from its spools.
+    A batch whose files' paths the store lists as ingested (a rerun) is left out: it is
+    most likely skipped, and if not, it has its own reader as before.
+    Nothing to prefetch (no big pacs.008 batch, or one core): a stand-in that has nothing.
+    """
+    if (os.cpu_count() or 1) < 2 or not PACS_PREFETCH:
+        return _NoPrefetch()
+    stored = {
+        (str(path), str(provider))
+        for path, provider in con.execute(
+            "SELECT DISTINCT path, provider FROM ingested_files WHERE format = 'pacs008'"
+        ).fetchall()
+    }
+    big = [
+        [(s.rel, str(s.path)) for s in batch]
+        for batch in batches
+        if batch[0].format == "pacs008"
+        and sum(s.path.stat().st_size for s in batch) >= PACS_PROCESS_BYTES
+        and not all((s.rel, s.provider) in stored for s in batch)
+    ]
+    if not big:
+        return _NoPrefetch()
+    return PacsPrefetch(big, PACS_READ_ROWS)
 
 
 # CSV per batch: big enough to amortise, small enough to keep memory flat (~0.8 GiB)
@@ -248,7 +293,9 @@ def _quarantine(
     return len(rejected)
 
 
-def ingest_batch(wh: Warehouse, batch: list[SourceFile]) -> list[FileResult]:
+def ingest_batch(
+    wh: Warehouse, batch: list[SourceFile], *, prefetch: PacsPrefetch | _NoPrefetch | None = None
+) -> list[FileResult]:
     """Ingest files of one `file_batches` batch (CSV or pacs.008) in one transaction, each with its own figures.
 
     Each file is read on its own (so bad records keep their file and line or
@@ -285,7 +332,7 @@ def ingest_batch(wh: Warehouse, batch: list[SourceFile]) -> list[FileResult]:
         try:
             with wh.transaction():
                 if todo[0][0].format == "pacs008":
-                    _ingest_pacs008(con, [s for s, _ in todo], results)
+                    _ingest_pacs008(con, [s for s, _ in todo], results, prefetch)
                 else:
                     _ingest_csv(con, [s for s, _ in todo], results)
                 now = datetime.now(UTC).replace(tzinfo=None)
@@ -451,6 +498,8 @@ PACS_QUEUE = 3  # reader batches the parser may run ahead
 # (`pipeline.pacs_in_process`): its start costs about 0.5 CPU s (imports), a thread
 # costs nothing but shares the GIL with the loading.
 PACS_PROCESS_BYTES = 16 << 20
+# Those batches of a plan read by one process started with the ingest (`_prefetch_pacs`).
+PACS_PREFETCH = True
 # DuckDB's memory while a pacs.008 batch loads. A transaction keeps the blocks it appended
 # (transactions, parties, normalised values) cached up to its memory limit; under this
 # budget they are dropped (they are on disk already) or go to the temp directory, so the
@@ -530,7 +579,10 @@ def _memory_budget(con: duckdb.DuckDBPyConnection, budget: str) -> Iterator[None
 
 
 def _ingest_pacs008(
-    con: duckdb.DuckDBPyConnection, files: list[SourceFile], results: dict[str, FileResult]
+    con: duckdb.DuckDBPyConnection,
+    files: list[SourceFile],
+    results: dict[str, FileResult],
+    prefetch: PacsPrefetch | _NoPrefetch | None = None,
 ) -> None:
     """Stream the files' transactions a chunk at a time into the store; fills `results`.
 
@@ -560,7 +612,12 @@ def _ingest_pacs008(
     paths = [(s.rel, str(s.path)) for s in files]
     size = sum(s.path.stat().st_size for s in files)
     threads: int | None = None  # DuckDB's own setting, beside a parser thread
-    if size >= PACS_PROCESS_BYTES and (os.cpu_count() or 1) > 1:
+    spooled = prefetch.items(paths, maxsize=PACS_QUEUE) if prefetch is not None else None
+    if spooled is not None:
+        items = spooled
+        # the reader still runs beside the loading unless it has finished every batch
+        threads = None if prefetch is not None and prefetch.done() else PACS_DUCKDB_THREADS
+    elif size >= PACS_PROCESS_BYTES and (os.cpu_count() or 1) > 1:
         items = pacs_in_process(paths, PACS_READ_ROWS, maxsize=PACS_QUEUE)
         threads = PACS_DUCKDB_THREADS
     else:

@@ -273,15 +273,28 @@ _CHUNK = 16 << 20
 
 
 def _mixed_line_ends(path: Path) -> bool:
-    """Whether the file is neither all-LF nor all-CRLF; reads in chunks, at the speed of bytes.count."""
+    """Whether the file is neither all-LF nor all-CRLF; reads in chunks, at the speed of bytes.count.
+
+    Until the first CR a chunk costs one count (of CRs) and a look for an LF: with a bare
+    LF before it, a first CR makes the file mixed at once; an all-LF file is read once.
+    """
     lf = crlf = cr = 0
+    bare_lf = False  # an LF seen before any CR
     with open(path, "rb") as fh:
         tail = b""
         while chunk := fh.read(_CHUNK):
             block = tail + chunk
             # a CR at the end of the block may start a CRLF split across chunks: count it next time
             body, tail = (block[:-1], block[-1:]) if block.endswith(b"\r") else (block, b"")
-            lf, crlf, cr = lf + body.count(b"\n"), crlf + body.count(b"\r\n"), cr + body.count(b"\r")
+            crs = body.count(b"\r")
+            if cr == 0 and crs == 0:
+                bare_lf = bare_lf or b"\n" in body
+                if tail and bare_lf:
+                    return True
+                continue
+            if bare_lf:
+                return True  # a CR after a bare LF: cr > 0 and lf > crlf
+            lf, crlf, cr = lf + body.count(b"\n"), crlf + body.count(b"\r\n"), cr + crs
     cr += len(tail)
     return cr > 0 and not cr == crlf == lf
 

@@ -7,10 +7,15 @@ consumer's). `ahead` runs the producer in a thread through a bounded queue;
 Arrow batches through a pipe, so the reader's Python work (which holds the
 GIL) no longer competes with the loading for one interpreter: the two use
 two cores. The bounded queue and the pipe keep memory flat whatever the file size.
+`PacsPrefetch` starts that reader for every big pacs.008 batch of a plan at once,
+before the CSV batches ahead of them, writing to spool files on disk: the parsing
+(a bundle's critical path at its end) then fills the core DuckDB leaves idle
+while it loads CSV, and the loading of each batch reads its spool as it grows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -19,8 +24,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import IO, TypeVar
 
 import pyarrow as pa
@@ -125,9 +132,13 @@ def _write_frame(out: IO[bytes], kind: bytes, *parts: bytes | pa.Buffer) -> None
         out.write(p)
 
 
-def _child(request: dict[str, object], out: IO[bytes]) -> None:
-    """The child's side: read the files, send each item as a frame."""
+def _child(request: dict[str, object], out: IO[bytes], *, flush: bool = False) -> bool:
+    """The child's side: read the files, send each item as a frame; False after a failure frame.
+
+    `flush`: each frame flushed at once (a spool file, read while it grows).
+    """
     files = [(str(rel), str(path)) for rel, path in request["files"]]  # type: ignore[attr-defined]
+    done = False
     try:
         for rel, batch, bad in pacs_batches(files, int(request["rows"])):  # type: ignore[call-overload]
             meta = json.dumps(
@@ -137,6 +148,8 @@ def _child(request: dict[str, object], out: IO[bytes]) -> None:
             _write_frame(out, b"B", meta)
             out.write(_BODY.pack(len(body)))
             out.write(body)
+            if flush:
+                out.flush()
     except BrokenPipeError:
         raise
     except UserError as exc:
@@ -145,34 +158,39 @@ def _child(request: dict[str, object], out: IO[bytes]) -> None:
         _write_frame(out, b"X", traceback.format_exc().encode())
     else:
         _write_frame(out, b"D")
+        done = True
     out.flush()
+    return done
 
 
-def _read_exact(src: IO[bytes], n: int) -> bytes:
+def _read_exact(src: IO[bytes] | _Tail, n: int) -> bytes:
     data = src.read(n)
     if data is None or len(data) != n:
         raise EOFError
     return data
 
 
-def _read_buffer(src: IO[bytes], n: int) -> pa.Buffer:
+def _read_buffer(src: IO[bytes] | _Tail, n: int) -> pa.Buffer:
     """`n` bytes read straight into an aligned Arrow buffer, which the batch then
     uses as it is (no copy, and not the C heap, where glibc keeps big blocks)."""
     buf = pa.allocate_buffer(n)
     view = memoryview(buf)
     got = 0
     while got < n:
-        k = src.readinto(view[got:])  # type: ignore[attr-defined]
+        k = src.readinto(view[got:])  # type: ignore[union-attr]
         if not k:
             raise EOFError
         got += k
     return buf
 
 
-def _frames(proc: subprocess.Popen[bytes], stderr: IO[bytes]) -> Iterator[PacsItem]:
-    """The items the child sends, until its done frame; its failures raised here."""
-    assert proc.stdout is not None
-    src = proc.stdout
+def _frames(
+    proc: subprocess.Popen[bytes], stderr: IO[bytes], src: IO[bytes] | _Tail | None = None
+) -> Iterator[PacsItem]:
+    """The items the child sends (on its stdout, or `src`), until its done frame; its failures raised here."""
+    if src is None:
+        assert proc.stdout is not None
+        src = proc.stdout
     while True:
         try:
             kind, size = _FRAME.unpack(_read_exact(src, _FRAME.size))
@@ -238,7 +256,200 @@ def pacs_in_process(
 def main() -> None:
     """Entry point of the child process; a parent gone (broken pipe) ends it quietly."""
     request = json.loads(sys.stdin.buffer.read())
+    if "spools" in request:
+        _spool_child(request)
+        return
     try:
         _child(request, sys.stdout.buffer)
     except BrokenPipeError:
         os._exit(1)
+
+
+# --- pacs.008 batches parsed ahead, into spool files ---------------------------------
+#
+# One child reads the batches in order, each into its spool file, in the frames above.
+# The parent reads a batch's spool while it grows (`_Tail`): a short read waits for
+# more while the child lives; once the child is gone, what is there is all there is.
+
+# The prefetching child's niceness above its parent's: it takes the core the loading
+# leaves idle (between statements, Python work, one-thread statements) and gives way
+# when DuckDB runs on every core. When the loading reaches its batches it waits on the
+# child, which then gets its parent's priority back where allowed (`_catch_up`).
+PREFETCH_NICE = 10
+_TAIL_WAIT = 0.005  # seconds between reads of a spool at its end
+
+
+def _die_with_parent(parent: int) -> None:
+    """Be killed when the parent dies (Linux): nothing else would stop a child writing
+    to files; a parent already gone ends the child now."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _spool_child(request: dict[str, object]) -> None:
+    _die_with_parent(int(request["parent"]))  # type: ignore[call-overload]
+    rows = int(request["rows"])  # type: ignore[call-overload]
+    for files, fd in zip(request["batches"], request["spools"], strict=True):  # type: ignore[call-overload]
+        with open(int(fd), "wb") as out:
+            if not _child({"files": files, "rows": rows}, out, flush=True):
+                return  # the loading stops at that batch: the later ones are not read
+
+
+class _Tail:
+    """A spool file read while the child writes it: reads wait at its end while the child lives."""
+
+    def __init__(self, fh: IO[bytes], proc: subprocess.Popen[bytes]):
+        self.fh = fh
+        self.proc = proc
+
+    def _more(self, retried: list[bool]) -> bool:
+        """Whether to read again at the end of the file (after a wait while the child lives)."""
+        if self.proc.poll() is None:
+            time.sleep(_TAIL_WAIT)
+            return True
+        if retried:  # the child is gone and a read after its end found nothing more
+            return False
+        retried.append(True)
+        return True
+
+    def read(self, n: int) -> bytes:
+        parts: list[bytes] = []
+        got = 0
+        retried: list[bool] = []
+        while got < n:
+            data = self.fh.read(n - got)
+            if data:
+                parts.append(data)
+                got += len(data)
+            elif not self._more(retried):
+                break
+        return b"".join(parts)
+
+    def readinto(self, view: memoryview) -> int:
+        retried: list[bool] = []
+        while True:
+            k = self.fh.readinto(view)  # type: ignore[attr-defined]
+            if k:
+                return int(k)
+            if not self._more(retried):
+                return 0
+
+
+class PacsPrefetch:
+    """One child process reading `batches` (each a list of (rel, path)) in order, into spool files.
+
+    `items(files)` gives a batch's items as `pacs_in_process` would, read from its
+    spool while the child writes it (None for a list of files not prefetched).
+    `close()` kills the child if it still runs: call it when the ingest ends, whichever way.
+    The spools are unlinked at once, open in both processes (the child's ends passed as
+    file descriptors): whichever way the two end, the disk space goes with them, and the
+    child is killed when its parent dies.
+    """
+
+    def __init__(
+        self,
+        batches: Sequence[Sequence[tuple[str, str]]],
+        read_rows: int,
+        nice: int = PREFETCH_NICE,
+    ):
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        self._spools: dict[tuple[tuple[str, str], ...], int] = {}  # read ends, by batch
+        ends: list[int] = []  # the child's write ends
+        with tempfile.TemporaryDirectory(prefix="moneytrail-pacs-") as tmp:
+            for i, files in enumerate(batches):
+                path = Path(tmp) / f"batch{i}.frames"
+                ends.append(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                read_end = os.open(path, os.O_RDONLY)
+                path.unlink()
+                key = tuple((str(r), str(p)) for r, p in files)
+                if key in self._spools:
+                    os.close(read_end)
+                else:
+                    self._spools[key] = read_end
+        request = {
+            "batches": [[[str(r), str(p)] for r, p in files] for files in batches],
+            "spools": ends,
+            "rows": read_rows,
+            "parent": os.getpid(),
+        }
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", "from moneytrail.ingest.pipeline import main; main()"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=self._stderr,
+                pass_fds=ends,
+            )
+        except BaseException:
+            for fd in self._spools.values():
+                os.close(fd)
+            raise
+        finally:
+            for fd in ends:
+                os.close(fd)
+        if nice:  # set here, not by the child: before any `_catch_up`
+            with contextlib.suppress(OSError):
+                os.setpriority(
+                    os.PRIO_PROCESS, self._proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + nice
+                )
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(json.dumps(request).encode())
+        self._proc.stdin.close()
+
+    def done(self) -> bool:
+        """Whether the child has finished (every batch is in its spool, or it failed)."""
+        return self._proc.poll() is not None
+
+    def items(
+        self, files: Sequence[tuple[str, str]], maxsize: int = 2
+    ) -> Generator[PacsItem, None, None] | None:
+        spool = self._spools.pop(tuple((str(r), str(p)) for r, p in files), None)
+        if spool is None:
+            return None
+        self._catch_up()
+        # opened here: a generator never started would not close it (the file object does)
+        return self._read(open(spool, "rb", buffering=0), maxsize)
+
+    def _catch_up(self) -> None:
+        """The child back at its parent's priority: the loading has reached its batches and
+        waits on it. Lowering a niceness needs the privilege to (root, CAP_SYS_NICE):
+        without it the child keeps its lower priority."""
+        if self._proc.poll() is not None:
+            return
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, self._proc.pid, os.getpriority(os.PRIO_PROCESS, 0))
+
+    def _read(self, fh: IO[bytes], maxsize: int) -> Generator[PacsItem, None, None]:
+        with fh:
+            received = ahead(
+                _frames(self._proc, self._stderr, _Tail(fh, self._proc)),
+                maxsize=maxsize,
+                name="pacs008-spool",
+            )
+            finished = False
+            try:
+                for item in received:  # noqa: UP028 (see pacs_in_process)
+                    yield item
+                finished = True
+            finally:
+                if not finished:  # the loading stops here: the child and the later spools go too
+                    self._kill()
+                received.close()
+
+    def _kill(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+
+    def close(self) -> None:
+        self._kill()
+        self._stderr.close()
+        for fd in self._spools.values():  # the batches not read
+            os.close(fd)
+        self._spools.clear()
