@@ -399,6 +399,27 @@ def test_a_prefetch_process_dies_with_its_killed_parent(pacs_bundle: Path) -> No
     _assert_gone({child}, timeout=10)
 
 
+def test_prefetch_spools_go_where_they_are_told(pacs_bundle: Path, tmp_path: Path) -> None:
+    a = ("bank/a.xml", str(pacs_bundle / "bank" / "a.xml"))
+    spool_dir = tmp_path / "store.tmp"
+    spool_dir.mkdir()
+    prefetch = pipeline.PacsPrefetch([[a], [a, a]], 10, spool_dir=spool_dir)
+    try:
+        held = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                if "moneytrail-pacs-" in _link(fd)]
+        assert held and all(h.startswith(str(spool_dir)) and h.endswith("(deleted)") for h in held)
+        assert list(spool_dir.iterdir()) == []  # unlinked at once: nothing left to clean up
+    finally:
+        prefetch.close()
+
+
+def _link(fd: str) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return ""
+
+
 @pytest.mark.parametrize("reader", ["prefetch", "in_process"])
 def test_a_killed_reader_process_is_an_error(pacs_bundle: Path, reader: str) -> None:
     a = ("bank/a.xml", str(pacs_bundle / "bank" / "a.xml"))

@@ -48,7 +48,7 @@ from moneytrail.ingest.finish import SCRATCH_SETTING, FinishCounts, Rules, check
 from moneytrail.ingest.pipeline import PacsPrefetch, ahead, pacs_batches, pacs_in_process
 from moneytrail.ingest.stage import SIDES, Rejected
 from moneytrail.schema import TABLES
-from moneytrail.store import Warehouse, scalar
+from moneytrail.store import Warehouse, scalar, temp_directory
 
 
 @dataclass
@@ -183,7 +183,9 @@ def _prefetch_pacs(
     ]
     if not big:
         return _NoPrefetch()
-    return PacsPrefetch(big, PACS_READ_ROWS)
+    spool_dir = temp_directory(con)  # where the store spills: the disk chosen for scratch
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    return PacsPrefetch(big, PACS_READ_ROWS, spool_dir=spool_dir)
 
 
 # CSV per batch: big enough to amortise, small enough to keep memory flat (~0.8 GiB)

@@ -357,11 +357,13 @@ class PacsPrefetch:
         batches: Sequence[Sequence[tuple[str, str]]],
         read_rows: int,
         nice: int = PREFETCH_NICE,
+        spool_dir: Path | None = None,
     ):
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
         self._spools: dict[tuple[tuple[str, str], ...], int] = {}  # read ends, by batch
         ends: list[int] = []  # the child's write ends
-        with tempfile.TemporaryDirectory(prefix="moneytrail-pacs-") as tmp:
+        # spools beside the store's own spill (`spool_dir`), not on whatever disk holds /tmp
+        with tempfile.TemporaryDirectory(prefix="moneytrail-pacs-", dir=spool_dir) as tmp:
             for i, files in enumerate(batches):
                 path = Path(tmp) / f"batch{i}.frames"
                 ends.append(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
