@@ -6,7 +6,6 @@ from __future__ import annotations
 import duckdb
 
 from moneytrail.network import run_network
-from moneytrail.network.propagation import propagate
 from tests.network.world import Builder
 
 NAMES = {"F1": "maria theresa macaraeg", "W": "danilo v macaraeg", "L2": "john smith"}
@@ -48,7 +47,7 @@ def test_without_a_shared_surname_the_worker_would_be_tainted() -> None:
     con.execute(
         "UPDATE parties SET name_norm = 'danilo v reyes' WHERE name_norm = 'danilo v macaraeg'"
     )
-    propagate(con)
+    run_network(con)  # the stage again, on the changed data
     assert "NW01" in _risk(con)["W"][1]
 
 
@@ -60,11 +59,11 @@ def test_a_shared_given_name_across_name_origins_is_no_family_tie() -> None:
         "CREATE OR REPLACE TABLE mt_names AS SELECT * FROM (VALUES "
         "('theresa smith', 'anglo'), ('maria theresa macaraeg', 'hisp_ph')) t(name_norm, origin)"
     )
-    propagate(con)
+    run_network(con)  # the stage again, on the changed data
     assert "NW01" in _risk(con)["W"][1]
     # with no origin known for the payer's name, the shared word still counts as family
     con.execute("DELETE FROM mt_names WHERE origin = 'anglo'")
-    propagate(con)
+    run_network(con)  # the stage again, on the changed data
     assert "NW01" not in _risk(con)["W"][1]
 
 
@@ -74,5 +73,5 @@ def test_a_romance_victim_paying_a_facilitator_is_no_consumer_evidence() -> None
     assert "NW01" in _risk(con)["L2"][1]
     # L2's transfers are the course of a romance scam (indicator MT35, scoring's subject table)
     con.execute("CREATE OR REPLACE TABLE mt_subi AS SELECT 'L2' AS subject_id, 1 AS f_MT35")
-    propagate(con)
+    run_network(con)  # the stage again, on the changed data
     assert "NW01" not in _risk(con)["L2"][1]

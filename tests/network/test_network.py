@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from moneytrail.network import run_network
 from moneytrail.network.expand import expand, resolve_seed
-from moneytrail.network.propagation import PropagationParams
+from moneytrail.network.graph import build_edges
+from moneytrail.network.propagation import PropagationParams, base_risk, propagate
 from tests.network.world import build
 
 
@@ -171,8 +172,12 @@ def test_cli_commands(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "places" in r.output
 
 
-def test_best_payee_breaks_ties_by_the_lowest_id(con: duckdb.DuckDBPyConnection) -> None:
+def test_best_payee_breaks_ties_by_the_lowest_id() -> None:
     # C4-C6 each pay two payees of equal risk: the pick must not depend on row order
+    con = build()  # the propagation's steps alone: the stage drops their scratch tables
+    build_edges(con)
+    base_risk(con)
+    propagate(con)
     rows = con.execute(f"""
         WITH cp AS (SELECT e.src AS s, e.dst, r.fac FROM nw_pe e JOIN nw_r4 r ON r.subject_id = e.dst
                     WHERE r.fac >= {PropagationParams().high_risk}),
@@ -182,3 +187,11 @@ def test_best_payee_breaks_ties_by_the_lowest_id(con: duckdb.DuckDBPyConnection)
     assert {"C4", "C5", "C6"} <= set(tied)
     best = dict(con.execute("SELECT subject_id, best_payee FROM network_risk WHERE best_payee IS NOT NULL").fetchall())
     assert {s: best[s] for s in tied} == tied
+
+
+def test_the_stage_leaves_no_scratch_table() -> None:
+    # its scratch tables would otherwise sit in memory, or be spilled by release_cache (12 GB at 20 M)
+    con = build()
+    run_network(con)
+    left = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE 'nw_%'").fetchall()
+    assert left == []
