@@ -35,8 +35,8 @@ def write_outputs(con: duckdb.DuckDBPyConnection, out: Path) -> dict[str, int]:
     for name, query in OUTPUT_QUERIES.items():
         path = out / name
         tmp = path.with_suffix(".csv.tmp")
-        con.execute(f"COPY ({query}) TO '{tmp}' (HEADER, DELIMITER ',', QUOTE '\"')")
+        # COPY answers with the rows it wrote: no second run of the query to count them
+        row = con.execute(f"COPY ({query}) TO '{tmp}' (HEADER, DELIMITER ',', QUOTE '\"')").fetchone()
         tmp.replace(path)
-        row = con.execute(f"SELECT count(*) FROM ({query})").fetchone()
         counts[name] = int(row[0]) if row else 0
     return counts
