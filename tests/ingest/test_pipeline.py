@@ -8,9 +8,11 @@ reader's worker threads must give the rows of a single thread.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -283,12 +285,14 @@ def test_parser_process_gives_the_store_of_the_parser_thread(
     assert not _child_pids()
 
 
+@pytest.mark.parametrize("ahead", [1, 8])
 def test_prefetched_batches_give_the_store_of_the_parser_thread(
-    tmp_path: Path, pacs_bundle: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pacs_bundle: Path, monkeypatch: pytest.MonkeyPatch, ahead: int
 ) -> None:
     """The batches read by one process started with the ingest, through spool files read
     while they grow, each file in a batch of its own, after a CSV batch: the store of the
-    parser thread, no process or spool left."""
+    parser thread, no process or spool left; the same when the process may run one batch
+    ahead only (it waits for the loading to read each)."""
     import moneytrail.ingest as ingest
 
     csv = pacs_bundle / "acme"
@@ -305,6 +309,7 @@ def test_prefetched_batches_give_the_store_of_the_parser_thread(
     monkeypatch.setattr(ingest, "PACS_READ_ROWS", 3)
     monkeypatch.setattr(ingest, "PACS_CHUNK_ROWS", 4)
     monkeypatch.setattr(pipeline, "_TAIL_WAIT", 0.001)
+    monkeypatch.setattr(pipeline, "PREFETCH_AHEAD", ahead)
     started: list[Any] = []
     real = ingest.PacsPrefetch
 
@@ -376,18 +381,33 @@ def test_prefetch_errors_and_early_stop_leave_no_process(pacs_bundle: Path) -> N
         prefetch.close()
 
 
-def test_a_prefetch_process_dies_with_its_killed_parent(pacs_bundle: Path) -> None:
-    """Nothing would otherwise stop a child writing to spools no one reads."""
+@pytest.mark.parametrize("state", ["writing", "waiting"])
+def test_a_prefetch_process_dies_with_its_killed_parent(pacs_bundle: Path, state: str) -> None:
+    """Nothing would otherwise stop a child writing to spools no one reads, or waiting
+    for the loading to read them (three batches, two ahead at most)."""
     import signal
     import subprocess
     import sys
 
     a = str(pacs_bundle / "bank" / "a.xml")
+    batches = (
+        f"[[('bank/a.xml', {a!r})] * 20000]"
+        if state == "writing"
+        else f"[[(f'bank/a{{i}}.xml', {a!r})] for i in range(3)]"
+    )
+    wait = (  # until batch 1 is written whole (its done frame last) and batch 2 waits
+        "(i, one), (_, two) = sorted(p._spools.values())[1:]\n"
+        "while os.pread(one, 9, max(os.fstat(one).st_size - 9, 0)) != b'D' + bytes(8):\n"
+        "    time.sleep(0.01)\n"
+        "time.sleep(0.3)\n"
+        "assert os.fstat(two).st_size == 0\n"
+    )
     script = (
-        "import sys, time\n"
+        "import os, sys, time\n"
         "from moneytrail.ingest.pipeline import PacsPrefetch\n"
-        f"p = PacsPrefetch([[('bank/a.xml', {a!r})] * 20000], 1)\n"
-        "print(p._proc.pid, flush=True)\n"
+        f"p = PacsPrefetch({batches}, 1, ahead=2)\n"
+        + (wait if state == "waiting" else "")
+        + "print(p._proc.pid, flush=True)\n"
         "time.sleep(120)\n"
     )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
@@ -418,6 +438,82 @@ def _link(fd: str) -> str:
         return os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         return ""
+
+
+def _spool_holders(name: str | None, pids: list[int]) -> list[int]:
+    """Those of `pids` (0: this process) holding the spool `name` (e.g. 'batch0.frames';
+    None: any) open, once per file descriptor."""
+    holders = []
+    for pid in pids:
+        fds = Path(f"/proc/{pid or 'self'}/fd")
+        with contextlib.suppress(OSError):  # a process gone holds nothing
+            for fd in fds.iterdir():
+                with contextlib.suppress(OSError):
+                    link = os.readlink(fd)
+                    if "moneytrail-pacs-" in link and (
+                        name is None or link.endswith(f"/{name} (deleted)")
+                    ):
+                        holders.append(pid)
+    return holders
+
+
+def _wait_for(cond: Any, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.01)
+
+
+def test_the_prefetch_runs_at_most_its_allowance_ahead(pacs_bundle: Path) -> None:
+    """With K = 2 the child holds at most two batches the loading has not read, the one it
+    reads included; a batch done with (read, or passed by) is closed in both processes
+    (its disk space free), and lets the child go one batch further."""
+    path = str(pacs_bundle / "bank" / "a.xml")
+    batches = [[(f"bank/a{i}.xml", path)] for i in range(5)]  # five batches of 40 rows
+    prefetch = pipeline.PacsPrefetch(batches, 10, nice=0, ahead=2)
+    fds = {i: fd for i, fd in prefetch._spools.values()}
+    child = prefetch._proc.pid
+    done_frame = pipeline._FRAME.pack(b"D", 0)
+
+    def written(i: int) -> bool:  # the child wrote batch i whole (its done frame last)
+        size = os.fstat(fds[i]).st_size
+        return size >= len(done_frame) and os.pread(fds[i], 9, size - 9) == done_frame
+
+    def started(i: int) -> bool:
+        return os.fstat(fds[i]).st_size > 0
+
+    def rows(i: int) -> int:
+        items = prefetch.items(batches[i])
+        assert items is not None
+        return sum(b.num_rows for _, b, _ in items)
+
+    try:
+        _wait_for(lambda: written(0) and written(1), "batches 0 and 1 are written")
+        time.sleep(1.0)  # without the bound the child would write batch 2 in milliseconds
+        assert not started(2) and prefetch._proc.poll() is None  # it waits, alive
+        assert rows(0) == 40  # the loading reads batch 0 to its end: the child may start batch 2
+        _wait_for(lambda: written(2), "batch 2 is written")
+        _wait_for(lambda: not _spool_holders("batch0.frames", [0, child]), "batch 0 is closed")
+        assert _spool_holders("batch1.frames", [0]) == [0]  # not read yet: kept
+        time.sleep(0.5)
+        assert not started(3)
+        # the loading asks for batch 3: batches 1 and 2 (passed by) are closed here at once,
+        # and the child may write batches 3 and 4
+        items = prefetch.items(batches[3])
+        assert items is not None
+        assert not _spool_holders("batch1.frames", [0, child])
+        assert not _spool_holders("batch2.frames", [0, child])
+        assert prefetch.items(batches[1]) is None  # passed by: read another way
+        assert sum(b.num_rows for _, b, _ in items) == 40
+        assert rows(4) == 40
+        _wait_for(prefetch.done, "the child has finished")
+        assert prefetch._proc.returncode == 0
+        assert not _spool_holders(None, [0])  # every spool closed: nothing left on disk
+    finally:
+        prefetch.close()
+    assert not _child_pids()
+    with pytest.raises(ValueError, match="at least one batch ahead"):
+        pipeline.PacsPrefetch(batches, 10, ahead=0)
 
 
 @pytest.mark.parametrize("reader", ["prefetch", "in_process"])

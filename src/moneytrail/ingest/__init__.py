@@ -161,7 +161,8 @@ def _prefetch_pacs(
     """The reader of the pacs.008 batches that would each have a reader process, started now.
 
     It runs beside the batches before them (a bundle's CSV files), at a lower
-    priority (`pipeline.PREFETCH_NICE`); the batches are then read from its spools.
+    priority (`pipeline.PREFETCH_NICE`), at most `pipeline.PREFETCH_AHEAD` batches ahead
+    of the loading; the batches are then read from its spools.
     A batch whose files' paths the store lists as ingested (a rerun) is left out: it is
     most likely skipped, and if not, it has its own reader as before.
     Nothing to prefetch (no big pacs.008 batch, or one core): a stand-in that has nothing.

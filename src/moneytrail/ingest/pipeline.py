@@ -7,10 +7,12 @@ consumer's). `ahead` runs the producer in a thread through a bounded queue;
 Arrow batches through a pipe, so the reader's Python work (which holds the
 GIL) no longer competes with the loading for one interpreter: the two use
 two cores. The bounded queue and the pipe keep memory flat whatever the file size.
-`PacsPrefetch` starts that reader for every big pacs.008 batch of a plan at once,
-before the CSV batches ahead of them, writing to spool files on disk: the parsing
-(a bundle's critical path at its end) then fills the core DuckDB leaves idle
-while it loads CSV, and the loading of each batch reads its spool as it grows.
+`PacsPrefetch` starts that reader for the big pacs.008 batches of a plan with the
+ingest, before the CSV batches ahead of them, writing to spool files on disk: the
+parsing (a bundle's critical path at its end) then fills the core DuckDB leaves idle
+while it loads CSV, and the loading of each batch reads its spool as it grows. It
+runs at most `PREFETCH_AHEAD` batches ahead of the loading, so the disk the spools
+take is bounded whatever the bundle's size.
 """
 
 from __future__ import annotations
@@ -270,12 +272,29 @@ def main() -> None:
 # One child reads the batches in order, each into its spool file, in the frames above.
 # The parent reads a batch's spool while it grows (`_Tail`): a short read waits for
 # more while the child lives; once the child is gone, what is there is all there is.
+# The child starts batch i only once the parent is done with batches 0 .. i-K
+# (K = `PREFETCH_AHEAD`): the parent writes a byte to a pipe (the child's "release"
+# pipe) for each batch it is done with (read to its end, or passed by), after closing
+# its spool, and the child, before starting a batch beyond its allowance, waits for
+# those bytes. At most K spools thus hold frames the loading has not read, the one
+# it reads included; the spools of the batches done are closed on both sides, and
+# their disk space is free. The pipe's end (the parent gone, or closed) ends the child.
 
 # The prefetching child's niceness above its parent's: it takes the core the loading
 # leaves idle (between statements, Python work, one-thread statements) and gives way
 # when DuckDB runs on every core. When the loading reaches its batches it waits on the
 # child, which then gets its parent's priority back where allowed (`_catch_up`).
 PREFETCH_NICE = 10
+# Batches the child may hold parsed and not yet done with by the loading, the one being
+# read included. What the child parses while the loading does the CSV before the pacs.008
+# batches is what the prefetch saves: once there, the loading reads a batch a little
+# faster than the child parses one (5M, load 5: about 2.6 s a batch against 3.3 CPU s),
+# so each batch the bound keeps the child from parsing costs about a second at the end
+# (5M, five batches: 2 made the pacs.008 part 3 s longer, 12.3 -> 15.3 s). The bound is
+# there for the disk: a batch of 64 MB of pacs.008 is about 56 MB of frames, so 32 batches
+# are under 2 GB (a 20M bundle's 20 batches all fit, as before; unbounded, 100M would
+# hold some 5.5 GB), little beside the store's own spill at those sizes.
+PREFETCH_AHEAD = 32
 _TAIL_WAIT = 0.005  # seconds between reads of a spool at its end
 
 
@@ -295,7 +314,15 @@ def _die_with_parent(parent: int) -> None:
 def _spool_child(request: dict[str, object]) -> None:
     _die_with_parent(int(request["parent"]))  # type: ignore[call-overload]
     rows = int(request["rows"])  # type: ignore[call-overload]
-    for files, fd in zip(request["batches"], request["spools"], strict=True):  # type: ignore[call-overload]
+    ahead = int(request["ahead"])  # type: ignore[call-overload]
+    release = int(request["release"])  # type: ignore[call-overload]
+    done = 0  # batches the parent is done with
+    for i, (files, fd) in enumerate(zip(request["batches"], request["spools"], strict=True)):  # type: ignore[call-overload]
+        while i >= done + ahead:  # batch i waits until the parent is done with batch i - ahead
+            got = os.read(release, 4096)
+            if not got:
+                return  # the parent is gone or closed the pipe: nothing reads the spools
+            done += len(got)
         with open(int(fd), "wb") as out:
             if not _child({"files": files, "rows": rows}, out, flush=True):
                 return  # the loading stops at that batch: the later ones are not read
@@ -346,10 +373,13 @@ class PacsPrefetch:
 
     `items(files)` gives a batch's items as `pacs_in_process` would, read from its
     spool while the child writes it (None for a list of files not prefetched).
+    The child runs at most `ahead` batches ahead: it starts a batch once the loading is
+    done with the batch `ahead` before it (read it to its end, or asked for a later one).
     `close()` kills the child if it still runs: call it when the ingest ends, whichever way.
     The spools are unlinked at once, open in both processes (the child's ends passed as
     file descriptors): whichever way the two end, the disk space goes with them, and the
-    child is killed when its parent dies.
+    child is killed when its parent dies. A batch's spool is closed on both sides once
+    the loading is done with it, which frees its disk space.
     """
 
     def __init__(
@@ -358,43 +388,55 @@ class PacsPrefetch:
         read_rows: int,
         nice: int = PREFETCH_NICE,
         spool_dir: Path | None = None,
+        ahead: int | None = None,
     ):
+        ahead = PREFETCH_AHEAD if ahead is None else ahead
+        if ahead < 1:
+            raise ValueError("the prefetch must be allowed at least one batch ahead")
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
-        self._spools: dict[tuple[tuple[str, str], ...], int] = {}  # read ends, by batch
+        # read ends and batch numbers, by batch (a batch listed twice: its first place)
+        self._spools: dict[tuple[tuple[str, str], ...], tuple[int, int]] = {}
+        self._done = 0  # batches the loading is done with (told to the child)
         ends: list[int] = []  # the child's write ends
-        # spools beside the store's own spill (`spool_dir`), not on whatever disk holds /tmp
-        with tempfile.TemporaryDirectory(prefix="moneytrail-pacs-", dir=spool_dir) as tmp:
-            for i, files in enumerate(batches):
-                path = Path(tmp) / f"batch{i}.frames"
-                ends.append(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-                read_end = os.open(path, os.O_RDONLY)
-                path.unlink()
-                key = tuple((str(r), str(p)) for r, p in files)
-                if key in self._spools:
-                    os.close(read_end)
-                else:
-                    self._spools[key] = read_end
-        request = {
-            "batches": [[[str(r), str(p)] for r, p in files] for files in batches],
-            "spools": ends,
-            "rows": read_rows,
-            "parent": os.getpid(),
-        }
+        release_read, self._release = os.pipe()
         try:
+            # spools beside the store's own spill (`spool_dir`), not on whatever disk holds /tmp
+            with tempfile.TemporaryDirectory(prefix="moneytrail-pacs-", dir=spool_dir) as tmp:
+                for i, files in enumerate(batches):
+                    path = Path(tmp) / f"batch{i}.frames"
+                    ends.append(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                    read_end = os.open(path, os.O_RDONLY)
+                    path.unlink()
+                    key = tuple((str(r), str(p)) for r, p in files)
+                    if key in self._spools:
+                        os.close(read_end)
+                    else:
+                        self._spools[key] = (i, read_end)
+            request = {
+                "batches": [[[str(r), str(p)] for r, p in files] for files in batches],
+                "spools": ends,
+                "rows": read_rows,
+                "parent": os.getpid(),
+                "ahead": ahead,
+                "release": release_read,
+            }
             self._proc = subprocess.Popen(
                 [sys.executable, "-c", "from moneytrail.ingest.pipeline import main; main()"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=self._stderr,
-                pass_fds=ends,
+                pass_fds=[*ends, release_read],
             )
         except BaseException:
-            for fd in self._spools.values():
+            for _, fd in self._spools.values():
                 os.close(fd)
+            os.close(self._release)
+            self._stderr.close()
             raise
         finally:
             for fd in ends:
                 os.close(fd)
+            os.close(release_read)
         if nice:  # set here, not by the child: before any `_catch_up`
             with contextlib.suppress(OSError):
                 os.setpriority(
@@ -411,12 +453,29 @@ class PacsPrefetch:
     def items(
         self, files: Sequence[tuple[str, str]], maxsize: int = 2
     ) -> Generator[PacsItem, None, None] | None:
-        spool = self._spools.pop(tuple((str(r), str(p)) for r, p in files), None)
-        if spool is None:
+        found = self._spools.pop(tuple((str(r), str(p)) for r, p in files), None)
+        if found is None:
             return None
+        i, spool = found
+        self._done_until(i)  # the loading is past the batches before this one
         self._catch_up()
         # opened here: a generator never started would not close it (the file object does)
-        return self._read(open(spool, "rb", buffering=0), maxsize)
+        return self._read(i, open(spool, "rb", buffering=0), maxsize)
+
+    def _done_until(self, n: int) -> None:
+        """The loading is done with batches 0 .. n-1: their spools closed (those not read,
+        here; the one read, by its reader), and the child told it may go on."""
+        if n <= self._done:
+            return
+        for key, (i, fd) in list(self._spools.items()):
+            if i < n:  # passed by (skipped, or read another way): never read now
+                del self._spools[key]
+                os.close(fd)
+        released, self._done = n - self._done, n
+        if self._release >= 0 and self._proc.poll() is None:
+            # a child gone or killed meanwhile reads nothing more: nothing to tell it
+            with contextlib.suppress(OSError):
+                os.write(self._release, b"\0" * released)
 
     def _catch_up(self) -> None:
         """The child back at its parent's priority: the loading has reached its batches and
@@ -427,14 +486,14 @@ class PacsPrefetch:
         with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, self._proc.pid, os.getpriority(os.PRIO_PROCESS, 0))
 
-    def _read(self, fh: IO[bytes], maxsize: int) -> Generator[PacsItem, None, None]:
+    def _read(self, i: int, fh: IO[bytes], maxsize: int) -> Generator[PacsItem, None, None]:
+        finished = False
         with fh:
             received = ahead(
                 _frames(self._proc, self._stderr, _Tail(fh, self._proc)),
                 maxsize=maxsize,
                 name="pacs008-spool",
             )
-            finished = False
             try:
                 for item in received:  # noqa: UP028 (see pacs_in_process)
                     yield item
@@ -443,6 +502,8 @@ class PacsPrefetch:
                 if not finished:  # the loading stops here: the child and the later spools go too
                     self._kill()
                 received.close()
+        if finished:  # its spool closed here (the child closes its end after its done frame)
+            self._done_until(i + 1)
 
     def _kill(self) -> None:
         if self._proc.poll() is None:
@@ -452,6 +513,9 @@ class PacsPrefetch:
     def close(self) -> None:
         self._kill()
         self._stderr.close()
-        for fd in self._spools.values():  # the batches not read
+        for _, fd in self._spools.values():  # the batches not read
             os.close(fd)
         self._spools.clear()
+        if self._release >= 0:
+            os.close(self._release)
+            self._release = -1
