@@ -201,9 +201,17 @@ def only_candidate_links(
     an initial stands for a given or middle name, never for the surname, so "S THOMAS"
     (cards of an adult-webcam user) is no candidate of "Thomas Sullivan" (a consumer's
     wallet), nor "Andrea K. Weber" of "Andrea Kruger" (session 10: on six development
-    worlds this removed 18 wrong joins and no right one).
+    worlds this removed 18 wrong joins and no right one). Nor may two names differ in a
+    word that only looks like a typo (:func:`moneytrail.resolve.names.words_apart`):
+    "christopher thomas" (cards of an adult-webcam user) is no candidate of "christopher
+    thompson" (a wallet), nor "noel santos" of "noel santiago" (session 11).
     """
-    from moneytrail.resolve.names import initials_agree, names_compatible, surname_only_words
+    from moneytrail.resolve.names import (
+        initials_agree,
+        names_compatible,
+        surname_only_words,
+        words_apart,
+    )
 
     con.register("_resolve_oc_groups", record_groups(root))
     try:
@@ -319,7 +327,7 @@ def only_candidate_links(
 
     def agree(a: int, b: int) -> bool:
         return any(
-            names_compatible(x, y) and initials_agree(x, y, surname_only)
+            names_compatible(x, y) and initials_agree(x, y, surname_only) and not words_apart(x, y)
             for x in names.get(a, []) for y in names.get(b, [])
         )
 

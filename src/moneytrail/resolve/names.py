@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 
 
 def _similar(t: str, u: str) -> bool:
@@ -121,6 +121,40 @@ def initials_agree(a: str | None, b: str | None, surname_only: frozenset[str] = 
         if rest and not any(_token_ok(first, u) and u not in surname_only for u in rest):
             return False
     return True
+
+
+def _counterpart(t: str, u: str) -> bool:
+    """``u`` could be ``t`` as written elsewhere: the same word, an initial or prefix of
+    it (or it of ``u``), or at most two edits away (a typo, a transliteration:
+    "smath", "joselyn", "krueger", "jhon")."""
+    if t == u:
+        return True
+    if len(t) == 1 or len(u) == 1:
+        return t[0] == u[0]
+    return u.startswith(t) or t.startswith(u) or OSA.distance(t, u, score_cutoff=2) <= 2
+
+
+def words_apart(a: str | None, b: str | None) -> bool:
+    """Do two folded names differ in a word that only looks like a typo?
+
+    True when each name holds a word of three letters or more with no counterpart in
+    the other (:func:`_counterpart`: no equal word, initial, prefix, nor one within two
+    edits), and two such words are similar enough (Jaro-Winkler >= 0.85) for
+    :func:`names_compatible` to pair them as one word mistyped: "christopher thomas" ~
+    "christopher thompson", "noel santos" ~ "noel santiago". A typo or a spelling
+    variant is one or two edits ("smath", "jhon", "joselyn", "krueger"); three or more
+    make another name. An extra word on one side alone (a middle name) is not a
+    difference: "daniel martin" and "timothy daniel martin" are not apart. Missing
+    names are not apart.
+    """
+    if not a or not b:
+        return False
+    ta, tb = a.split(), b.split()
+    lone_a = [t for t in ta if len(t) >= 3 and not any(_counterpart(t, u) for u in tb)]
+    if not lone_a:
+        return False
+    lone_b = [u for u in tb if len(u) >= 3 and not any(_counterpart(u, t) for t in ta)]
+    return any(_similar(t, u) for t in lone_a for u in lone_b)
 
 
 # The same test in SQL, as DuckDB macros over token lists, so that Splink
