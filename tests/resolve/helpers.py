@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -108,3 +110,16 @@ def subject_of(con: duckdb.DuckDBPyConnection, key: str) -> str:
     ).fetchall()
     assert rows, key
     return str(rows[0][0])
+
+
+def resolved_world(path: Path, seed: int, add: Callable[[duckdb.DuckDBPyConnection], None]) -> Path:
+    """A small sample world with the people ``add`` puts in, resolved with the default settings."""
+    from moneytrail.resolve import ResolveSettings, resolve
+    from moneytrail.resolve.sample import generate
+    from moneytrail.store import Warehouse
+
+    with Warehouse(path) as wh:
+        generate(wh.con, transactions=2500, seed=seed)
+        add(wh.con)
+        resolve(wh.con, ResolveSettings())
+    return path

@@ -11,19 +11,16 @@ name pair of an only-candidate set to that.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from moneytrail.resolve import ResolveSettings, resolve
 from moneytrail.resolve.names import initials_agree, names_compatible, surname_only_words
-from moneytrail.resolve.sample import generate
 from moneytrail.store import Warehouse
 
-from .helpers import add_party, subject_of
+from .helpers import add_party, resolved_world, subject_of
 
 # --- the name test ---------------------------------------------------------------------------
 
@@ -112,13 +109,8 @@ def _add_people(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("initials") / "w.duckdb"
-    with Warehouse(path) as wh:
-        generate(wh.con, transactions=2500, seed=21)
-        _add_people(wh.con)
-        resolve(wh.con, ResolveSettings())
-    yield path
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return resolved_world(tmp_path_factory.mktemp("initials") / "w.duckdb", 21, _add_people)
 
 
 def test_a_card_written_with_initials_stays_apart_from_a_consumer_of_another_surname(world: Path) -> None:

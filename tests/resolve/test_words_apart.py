@@ -11,7 +11,6 @@ evidence is the name, refuses such pairs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -20,12 +19,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from moneytrail.resolve import ResolveSettings, resolve
 from moneytrail.resolve.names import names_compatible, words_apart
-from moneytrail.resolve.sample import generate
 from moneytrail.store import Warehouse
 
-from .helpers import add_party, subject_of
+from .helpers import add_party, resolved_world, subject_of
 
 
 @pytest.mark.parametrize(
@@ -97,13 +94,8 @@ def _add_people(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("words_apart") / "w.duckdb"
-    with Warehouse(path) as wh:
-        generate(wh.con, transactions=2500, seed=23)
-        _add_people(wh.con)
-        resolve(wh.con, ResolveSettings())
-    yield path
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return resolved_world(tmp_path_factory.mktemp("words_apart") / "w.duckdb", 23, _add_people)
 
 
 def test_a_card_stays_apart_from_a_wallet_whose_surname_only_looks_alike(world: Path) -> None:
