@@ -5,6 +5,7 @@ and the web application served by uvicorn on a free local port.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -33,11 +34,18 @@ def ensure_chromium() -> Path:
     if not shutil.which("apt-get") or os.geteuid() != 0:
         raise RuntimeError(f"{CHROMIUM} is missing; install it with `apt-get install -y chromium` as root")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]
-    done = subprocess.run(install, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:  # a stale package list: refresh it once and try again
-        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, check=False)
+    # the test workers install it one at a time (two at once: "Could not get lock
+    # /var/lib/dpkg/lock-frontend"), and apt waits for any other holder of its lock
+    wait = ["-o", "DPkg::Lock::Timeout=600"]
+    install = ["apt-get", *wait, "install", "-y", "-q", "--no-install-recommends", "chromium"]
+    with open("/tmp/moneytrail-chromium-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if CHROMIUM.exists():  # another worker installed it while this one waited
+            return CHROMIUM
         done = subprocess.run(install, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:  # a stale package list: refresh it once and try again
+            subprocess.run(["apt-get", *wait, "update", "-q"], env=env, capture_output=True, check=False)
+            done = subprocess.run(install, env=env, capture_output=True, text=True, check=False)
     if not CHROMIUM.exists():
         raise RuntimeError(f"apt-get install chromium failed: {done.stderr.strip()[-500:]}")
     return CHROMIUM
