@@ -190,7 +190,7 @@ def test_best_payee_breaks_ties_by_the_lowest_id() -> None:
 
 
 def test_the_stage_leaves_no_scratch_table() -> None:
-    # its scratch tables would otherwise sit in memory, or be spilled by release_cache (12 GB at 20 M)
+    # its scratch tables would otherwise sit in memory, or be spilled by release_cache (674 MB at 5 M)
     con = build()
     run_network(con)
     left = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE 'nw_%'").fetchall()

@@ -86,8 +86,8 @@ def release_cache(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("SET memory_limit = '" + limit.replace("'", "''") + "'")
 
 
-# The stage's scratch tables: gone before ``release_cache``, or it would spill them (at 20 M
-# transactions about 12 GB, where the propagation's copies of every subject's row dominate).
+# The stage's scratch tables: gone before ``release_cache``, or it would spill them (674 MB
+# held at 5 M transactions, mostly the propagation's copies of every subject's row).
 SCRATCH = ("nw_vid", "nw_pagerank", "nw_pe", "nw_xb", "nw_base", "nw_r1", "nw_r2", "nw_r3", "nw_r4",
            "nw_family", "nw_romance")
 
